@@ -1,0 +1,112 @@
+"""The project's versioned bitstream header and layer container.
+
+Layout (all integers big-endian):
+    magic b"SWCH" | format version u8 | method id (u8 length + utf-8) | height u32 | width u32
+    | n_layers u8 | per layer: u32 length + bytes
+Where the payload is itself a standard JPEG, the packed header rides in an APP15 segment inside
+it (`embed_in_jpeg`), so the file stays a valid JPEG that any viewer opens.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from sandwich.codecs.base import DecodeError
+
+MAGIC = b"SWCH"
+FORMAT_VERSION = 1
+_APP15 = b"\xff\xef"
+
+
+@dataclass
+class Header:
+    method: str
+    height: int
+    width: int
+    layers: list[bytes] = field(default_factory=list)
+
+    def pack(self) -> bytes:
+        mid = self.method.encode()
+        out = [MAGIC, struct.pack(">BB", FORMAT_VERSION, len(mid)), mid]
+        out.append(struct.pack(">IIB", self.height, self.width, len(self.layers)))
+        for layer in self.layers:
+            out += [struct.pack(">I", len(layer)), layer]
+        return b"".join(out)
+
+
+def unpack(data: bytes, method: str) -> Header:
+    """Parse a packed header; `method` is who expects it (named in every error)."""
+    if len(data) < 6 or data[:4] != MAGIC:
+        raise DecodeError(method, "not a sandwich bitstream (bad magic)")
+    version, n = struct.unpack_from(">BB", data, 4)
+    if version != FORMAT_VERSION:
+        raise DecodeError(method, f"unsupported format version {version}")
+    pos = 6
+    if len(data) < pos + n + 9:
+        raise DecodeError(method, "truncated header")
+    found = data[pos : pos + n].decode(errors="replace")
+    if found != method:
+        raise DecodeError(method, f"bitstream was written by {found!r}")
+    pos += n
+    height, width, n_layers = struct.unpack_from(">IIB", data, pos)
+    pos += 9
+    if not (0 < height < 1 << 16 and 0 < width < 1 << 16):
+        raise DecodeError(method, f"implausible image shape {height}x{width}")
+    layers = []
+    for i in range(n_layers):
+        if len(data) < pos + 4:
+            raise DecodeError(method, f"truncated before layer {i}")
+        (size,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        if len(data) < pos + size:
+            raise DecodeError(method, f"layer {i} truncated ({len(data) - pos} of {size} bytes)")
+        layers.append(data[pos : pos + size])
+        pos += size
+    if pos != len(data):
+        raise DecodeError(method, f"{len(data) - pos} trailing bytes")
+    return Header(found, height, width, layers)
+
+
+def _jpeg_segments(jpeg: bytes):
+    """Yield (marker, start, end) of the segments before the first SOS."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG file (no SOI marker)")
+    pos = 2
+    while pos + 4 <= len(jpeg):
+        if jpeg[pos] != 0xFF:
+            raise ValueError(f"bad JPEG marker at byte {pos}")
+        marker = jpeg[pos + 1]
+        (length,) = struct.unpack_from(">H", jpeg, pos + 2)
+        end = pos + 2 + length
+        if end > len(jpeg):
+            raise ValueError("truncated JPEG segment")
+        yield marker, pos, end
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            return
+        pos = end
+    raise ValueError("truncated JPEG (no start of scan)")
+
+
+def embed_in_jpeg(jpeg: bytes, header: bytes) -> bytes:
+    """Insert `header` as an APP15 segment after the JFIF APP0 (or right after SOI)."""
+    if len(header) > 65533:
+        raise ValueError("header too large for one APP segment")
+    at = 2
+    for marker, start, end in _jpeg_segments(jpeg):
+        if marker == 0xE0:
+            at = end
+        break
+    segment = _APP15 + struct.pack(">H", len(header) + 2) + header
+    return jpeg[:at] + segment + jpeg[at:]
+
+
+def extract_from_jpeg(jpeg: bytes, method: str) -> tuple[bytes, bytes]:
+    """Return (packed header, the JPEG without it); errors name `method`."""
+    try:
+        for marker, start, end in _jpeg_segments(jpeg):
+            if marker == 0xEF and jpeg[start + 4 : start + 8] == MAGIC:
+                return jpeg[start + 4 : end], jpeg[:start] + jpeg[end:]
+    except ValueError as err:
+        raise DecodeError(method, str(err)) from err
+    raise DecodeError(method, "JPEG carries no sandwich header (APP15)")

@@ -1,0 +1,96 @@
+"""The one contract every codec and every method implements.
+
+A method takes an integer image in its declared domain and returns the complete bitstream; its
+decoder takes those bytes back to an image of the same shape and dtype. Rate is always
+8*len(bytes)/(H*W) of the source, so whatever a decoder needs (header, shapes, side information,
+every layer) must be inside the bytes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+
+DOMAINS = {
+    # name: (dtype, peak, what the image is)
+    # task domains: what the evaluator feeds a method and measures on
+    "hdr16": (np.uint16, 65535, "uint16 RGB code values (PQ, SMPTE ST 2084)"),
+    "sr8": (np.uint8, 255, "uint8 RGB; codecs see it at half resolution"),
+    # codec domains: what a standard codec takes natively
+    "rgb8": (np.uint8, 255, "uint8 RGB"),
+    "rgb10": (np.uint16, 1023, "10-bit RGB in uint16 (low bits)"),
+    "rgb12": (np.uint16, 4095, "12-bit RGB in uint16 (low bits)"),
+    "rgb16": (np.uint16, 65535, "uint16 RGB"),
+    "linear": (np.float32, None, "linear float RGB, 1.0 = SDR white (203 cd/m²)"),
+}
+
+
+class DecodeError(ValueError):
+    """Bytes that a method cannot decode: truncated, corrupted or from another method."""
+
+    def __init__(self, method: str, reason: str):
+        super().__init__(f"{method}: cannot decode bitstream: {reason}")
+        self.method = method
+        self.reason = reason
+
+
+class Method(ABC):
+    """`encode(image, rate_point) -> bytes`, `decode(bytes) -> image`.
+
+    Subclasses set `name`, `domain`, `rate_param` (what the rate grid controls) and `rate_points`,
+    and describe themselves (with the versions of the libraries they call) in `description`.
+    """
+
+    name: str = ""
+    domain: str = "hdr16"
+    rate_param: str = "quality"
+    rate_points: Sequence[Any] = ()
+
+    @property
+    @abstractmethod
+    def description(self) -> str: ...
+
+    @abstractmethod
+    def _encode(self, image: np.ndarray, rate_point: Any) -> bytes: ...
+
+    @abstractmethod
+    def _decode(self, data: bytes) -> np.ndarray: ...
+
+    def encode(self, image: np.ndarray, rate_point: Any) -> bytes:
+        check_image(image, self.domain, self.name)
+        data = self._encode(image, rate_point)
+        assert isinstance(data, bytes), f"{self.name}: encoder returned {type(data).__name__}"
+        return data
+
+    def decode(self, data: bytes) -> np.ndarray:
+        if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
+            raise DecodeError(self.name, "empty input")
+        try:
+            image = self._decode(bytes(data))
+        except DecodeError:
+            raise
+        except (MemoryError, RecursionError) as err:  # pragma: no cover - defensive
+            raise DecodeError(self.name, f"{type(err).__name__}") from err
+        except Exception as err:  # any library failure on bad bytes becomes one clear error
+            raise DecodeError(self.name, f"{type(err).__name__}: {err}") from err
+        check_image(image, self.domain, self.name)
+        return image
+
+    def info(self) -> dict:
+        return {
+            "name": self.name,
+            "domain": self.domain,
+            "rate_param": self.rate_param,
+            "rate_points": list(self.rate_points),
+            "description": self.description,
+        }
+
+
+def check_image(image: np.ndarray, domain: str, who: str) -> None:
+    dtype = DOMAINS[domain][0]
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{who}: expected an H×W×3 array, got {getattr(image, 'shape', type(image))}")
+    if image.dtype != dtype:
+        raise ValueError(f"{who}: domain {domain} needs {np.dtype(dtype).name}, got {image.dtype}")

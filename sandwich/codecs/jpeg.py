@@ -1,0 +1,134 @@
+"""JPEG: 8-bit through Pillow/libjpeg-turbo, 12-bit through imagecodecs (libjpeg-turbo)."""
+
+from __future__ import annotations
+
+import io
+
+import imagecodecs
+import numpy as np
+import PIL
+from PIL import Image, features
+
+from sandwich.codecs.base import Method
+
+_SUBSAMPLING = {"444": 0, "422": 1, "420": 2}
+
+
+def encode_jpeg8(
+    image: np.ndarray,
+    quality: int | None = None,
+    flat_step: int | None = None,
+    subsampling: str = "444",
+    keep_rgb: bool = False,
+) -> bytes:
+    """8-bit JPEG of an H×W×3 (or H×W) uint8 array; optimized Huffman tables always.
+
+    Exactly one of `quality` (IJG quality tables) or `flat_step` (all 64 entries = step, the
+    table of the sandwich's codec) is given. `keep_rgb` codes R, G, B without YCbCr.
+    """
+    if (quality is None) == (flat_step is None):
+        raise ValueError("give exactly one of quality or flat_step")
+    kwargs: dict = {"optimize": True}
+    if image.ndim == 3:
+        kwargs.update(subsampling=_SUBSAMPLING[subsampling], keep_rgb=keep_rgb)
+    if flat_step is not None:
+        step = int(np.clip(round(flat_step), 1, 255))
+        kwargs.update(quality=100, qtables=[[step] * 64] * (1 if image.ndim == 2 else 2))
+    else:
+        kwargs.update(quality=int(quality))
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", **kwargs)
+    return buf.getvalue()
+
+
+def _require_eoi(data: bytes) -> None:
+    # libjpeg fills a truncated scan with grey and only warns; a complete file ends with EOI
+    if data[-2:] != b"\xff\xd9":
+        raise ValueError("truncated JPEG (no EOI marker)")
+
+
+def decode_jpeg8(data: bytes) -> np.ndarray:
+    _require_eoi(data)
+    with Image.open(io.BytesIO(data)) as im:
+        if im.format != "JPEG":
+            raise ValueError(f"not a JPEG file ({im.format})")
+        im.load()
+        if im.mode == "L":
+            return np.asarray(im)
+        return np.asarray(im.convert("RGB"))
+
+
+def encode_jpeg12(image: np.ndarray, quality: int, subsampling: str = "444", keep_rgb: bool = False) -> bytes:
+    """12-bit lossy JPEG; `image` holds values 0..4095 (scale first: unscaled data is garbage)."""
+    if image.max(initial=0) > 4095:
+        raise ValueError("12-bit JPEG input must be in 0..4095")
+    kwargs = {"outcolorspace": "RGB"} if keep_rgb and image.ndim == 3 else {}
+    return bytes(
+        imagecodecs.jpeg8_encode(
+            image, level=int(quality), subsampling=subsampling, bitspersample=12, optimize=True, **kwargs
+        )
+    )
+
+
+def decode_jpeg12(data: bytes) -> np.ndarray:
+    _require_eoi(data)
+    out = imagecodecs.jpeg8_decode(data)
+    if out.dtype != np.uint16:
+        raise ValueError(f"not a 12-bit JPEG (decoded {out.dtype})")
+    return out
+
+
+class JPEG(Method):
+    """Baseline 8-bit JPEG. `table="quality"` sweeps IJG quality, `table="flat"` a flat table step."""
+
+    domain = "rgb8"
+
+    def __init__(self, table: str = "quality", subsampling: str = "444", keep_rgb: bool = False, rate_points=None):
+        if table not in ("quality", "flat"):
+            raise ValueError(f"table must be 'quality' or 'flat', got {table!r}")
+        self.table, self.subsampling, self.keep_rgb = table, subsampling, keep_rgb
+        self.name = "jpeg" if table == "quality" else "jpeg_flat"
+        self.rate_param = "quality" if table == "quality" else "step"
+        default = (30, 50, 70, 80, 90, 95, 98) if table == "quality" else (1, 2, 3, 4, 6, 8, 12, 16)
+        self.rate_points = tuple(rate_points or default)
+
+    @property
+    def description(self) -> str:
+        colour = "RGB (keep_rgb, no colour transform)" if self.keep_rgb else "YCbCr"
+        return (
+            f"8-bit JPEG, {self.table} tables, {colour} {self.subsampling}, optimized Huffman; "
+            f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('jpg')}"
+        )
+
+    def _encode(self, image, rate_point):
+        key = "quality" if self.table == "quality" else "flat_step"
+        return encode_jpeg8(image, **{key: rate_point}, subsampling=self.subsampling, keep_rgb=self.keep_rgb)
+
+    def _decode(self, data):
+        return decode_jpeg8(data)
+
+
+class JPEG12(Method):
+    """12-bit lossy JPEG (libjpeg-turbo through imagecodecs), quality tables."""
+
+    domain = "rgb12"
+    name = "jpeg12"
+    rate_param = "quality"
+
+    def __init__(self, subsampling: str = "444", keep_rgb: bool = False, rate_points=None):
+        self.subsampling, self.keep_rgb = subsampling, keep_rgb
+        self.rate_points = tuple(rate_points or (30, 50, 70, 80, 90, 95))
+
+    @property
+    def description(self) -> str:
+        colour = "RGB (no colour transform)" if self.keep_rgb else "YCbCr"
+        return (
+            f"12-bit JPEG, quality tables, {colour} {self.subsampling}, optimized Huffman; "
+            f"imagecodecs {imagecodecs.__version__}, libjpeg-turbo {imagecodecs.jpeg8_version()}"
+        )
+
+    def _encode(self, image, rate_point):
+        return encode_jpeg12(image, rate_point, self.subsampling, self.keep_rgb)
+
+    def _decode(self, data):
+        return decode_jpeg12(data)
