@@ -78,6 +78,17 @@ class Method(ABC):
         check_image(image, self.domain, self.name)
         return image
 
+    # Codecs whose files can carry the project header inside a standard container override these
+    # two, so a pipeline's bitstream stays a valid JPEG/HEIC that any viewer opens.
+    can_embed_header = False
+
+    def encode_with_header(self, image: np.ndarray, rate_point: Any, header: bytes) -> bytes:
+        raise NotImplementedError(f"{self.name} cannot embed a header")
+
+    def decode_with_header(self, data: bytes, method: str) -> tuple[np.ndarray, bytes]:
+        """(image, packed header); errors name `method`, the pipeline that owns the bytes."""
+        raise NotImplementedError(f"{self.name} cannot embed a header")
+
     def info(self) -> dict:
         return {
             "name": self.name,

@@ -15,10 +15,10 @@ class AVIF(Method):
 
     rate_param = "quality"
 
-    def __init__(self, bits: int = 10, speed: int = 6, rate_points=None):
+    def __init__(self, bits=10, speed=6, rate_points=None, name=None):
         self.bits, self.speed = bits, speed
         self.domain = {10: "rgb10", 12: "rgb12"}[bits]
-        self.name = f"avif{bits}"
+        self.name = name or f"avif{bits}"
         self.rate_points = tuple(rate_points or (30, 50, 70, 80, 90, 95))
 
     @property
@@ -52,8 +52,9 @@ class JPEGXL(Method):
     name = "jxl"
     rate_param = "distance"
 
-    def __init__(self, effort: int = 7, rate_points=None):
+    def __init__(self, effort=7, rate_points=None, name=None):
         self.effort = effort
+        self.name = name or "jxl"
         self.rate_points = tuple(rate_points or (0.3, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0))
 
     @property
@@ -80,7 +81,8 @@ class UltraHDR(Method):
     name = "ultrahdr"
     rate_param = "quality"
 
-    def __init__(self, rate_points=None):
+    def __init__(self, rate_points=None, name=None):
+        self.name = name or "ultrahdr"
         self.rate_points = tuple(rate_points or (30, 50, 70, 85, 90, 95, 98))
 
     @property

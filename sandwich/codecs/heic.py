@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pillow_heif
 
-from sandwich.codecs.base import Method
+from sandwich.codecs.base import DecodeError, Method, check_image
 
 # pillow-heif picks 10 vs 12 bit from a process-global option; guard it.
 _BIT_DEPTH_LOCK = threading.Lock()
@@ -82,10 +82,12 @@ class HEIC(Method):
 
     rate_param = "quality"
 
-    def __init__(self, bits: int = 8, rgb: bool = False, chroma: str = "444", rate_points=None):
+    can_embed_header = True
+
+    def __init__(self, bits=8, rgb=False, chroma="444", rate_points=None, name=None):
         self.bits, self.rgb, self.chroma = bits, rgb, chroma
         self.domain = {8: "rgb8", 10: "rgb10", 12: "rgb12"}[bits]
-        self.name = "heic" if bits == 8 else f"heic{bits}"
+        self.name = name or ("heic" if bits == 8 else f"heic{bits}")
         self.rate_points = tuple(rate_points or (30, 50, 70, 80, 90, 95))
 
     @property
@@ -98,3 +100,13 @@ class HEIC(Method):
 
     def _decode(self, data):
         return decode_heic(data, self.bits)[0]
+
+    def encode_with_header(self, image, rate_point, header):
+        check_image(image, self.domain, self.name)
+        return encode_heic(image, rate_point, self.bits, self.rgb, self.chroma, metadata=header)
+
+    def decode_with_header(self, data, method):
+        image, header = decode_heic(data, self.bits)
+        if header is None:
+            raise DecodeError(method, "HEIC carries no sandwich header item")
+        return image, header

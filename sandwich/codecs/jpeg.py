@@ -9,7 +9,22 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
+from sandwich.bitstream import embed_in_jpeg, extract_from_jpeg
 from sandwich.codecs.base import Method
+
+
+class _EmbedsInJPEG:
+    """Carry the project header in an APP15 segment of the JPEG file."""
+
+    can_embed_header = True
+
+    def encode_with_header(self, image, rate_point, header):
+        return embed_in_jpeg(self.encode(image, rate_point), header)
+
+    def decode_with_header(self, data, method):
+        header, jpeg = extract_from_jpeg(data, method)
+        return self._decode(jpeg), header
+
 
 _SUBSAMPLING = {"444": 0, "422": 1, "420": 2}
 
@@ -33,7 +48,8 @@ def encode_jpeg8(
         kwargs.update(subsampling=_SUBSAMPLING[subsampling], keep_rgb=keep_rgb)
     if flat_step is not None:
         step = int(np.clip(round(flat_step), 1, 255))
-        kwargs.update(quality=100, qtables=[[step] * 64] * (1 if image.ndim == 2 else 2))
+        # no `quality` here: in Pillow 13 quality=100 silently replaces the given tables with all ones
+        kwargs.update(qtables=[[step] * 64] * (1 if image.ndim == 2 else 2))
     else:
         kwargs.update(quality=int(quality))
     buf = io.BytesIO()
@@ -78,16 +94,16 @@ def decode_jpeg12(data: bytes) -> np.ndarray:
     return out
 
 
-class JPEG(Method):
+class JPEG(_EmbedsInJPEG, Method):
     """Baseline 8-bit JPEG. `table="quality"` sweeps IJG quality, `table="flat"` a flat table step."""
 
     domain = "rgb8"
 
-    def __init__(self, table: str = "quality", subsampling: str = "444", keep_rgb: bool = False, rate_points=None):
+    def __init__(self, table="quality", subsampling="444", keep_rgb=False, rate_points=None, name=None):
         if table not in ("quality", "flat"):
             raise ValueError(f"table must be 'quality' or 'flat', got {table!r}")
         self.table, self.subsampling, self.keep_rgb = table, subsampling, keep_rgb
-        self.name = "jpeg" if table == "quality" else "jpeg_flat"
+        self.name = name or ("jpeg" if table == "quality" else "jpeg_flat")
         self.rate_param = "quality" if table == "quality" else "step"
         default = (30, 50, 70, 80, 90, 95, 98) if table == "quality" else (1, 2, 3, 4, 6, 8, 12, 16)
         self.rate_points = tuple(rate_points or default)
@@ -108,15 +124,16 @@ class JPEG(Method):
         return decode_jpeg8(data)
 
 
-class JPEG12(Method):
+class JPEG12(_EmbedsInJPEG, Method):
     """12-bit lossy JPEG (libjpeg-turbo through imagecodecs), quality tables."""
 
     domain = "rgb12"
     name = "jpeg12"
     rate_param = "quality"
 
-    def __init__(self, subsampling: str = "444", keep_rgb: bool = False, rate_points=None):
+    def __init__(self, subsampling="444", keep_rgb=False, rate_points=None, name=None):
         self.subsampling, self.keep_rgb = subsampling, keep_rgb
+        self.name = name or "jpeg12"
         self.rate_points = tuple(rate_points or (30, 50, 70, 80, 90, 95))
 
     @property

@@ -1,0 +1,1 @@
+"""Comparison methods, each behind the sandwich Method contract."""

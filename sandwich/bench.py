@@ -1,0 +1,115 @@
+"""`make bench`: every method in conf/bench.yaml on the shared test sets, then plots and BD tables.
+
+Writes results/<task>/<method>.json, results/<task>/rd_*.png, results/<task>/bd_*.md,
+results/bench_meta.json, and the tables (with the measured run time) into README.md between the
+`<!-- bench:begin -->` / `<!-- bench:end -->` markers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import hydra
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from sandwich import rd
+from sandwich.eval import run
+
+PLOTS = {
+    "hdr": [("psnr", "RGB PSNR, peak 65535 (dB)"), ("pu_psnr", "PU21-PSNR (dB)"), ("pu_ssim", "PU21-SSIM")],
+    "sr": [("psnr", "RGB PSNR, peak 255 (dB)"), ("ms_ssim", "MS-SSIM")],
+}
+BD_METRICS = {"hdr": [("psnr", "dB"), ("pu_psnr", "dB")], "sr": [("psnr", "dB")]}
+MARKERS = ("<!-- bench:begin -->", "<!-- bench:end -->")
+
+
+def summarise(task: str, folder: Path, anchor: str, methods: list[str]) -> str:
+    """Plots and BD tables of one task; returns the Markdown section."""
+    everything = rd.load_results(folder)
+    results = {m: everything[m] for m in methods if m in everything}
+    lines = [f"### {task.upper()} ({len(next(iter(results.values()))['dataset']['images'])} images)", ""]
+    hline = None
+    if task == "hdr":
+        sat = [r["ldr_saturation_psnr"] for r in results[anchor]["per_image"] if r["rate_point"] == results[anchor]["rate_points"][0]]
+        hline = (sum(sat) / len(sat), f"LDR saturation ({sum(sat) / len(sat):.2f} dB)")
+    for metric, label in PLOTS[task]:
+        if not any(rd.curve(r, metric)[0].size for r in results.values()):
+            continue
+        rd.plot_rd(results, metric, folder / f"rd_{metric}.png", f"{task.upper()} test set", label, hline if metric == "psnr" else None)
+        lines.append(f"![{task} {metric}](results/{task}/rd_{metric}.png)")
+    lines.append("")
+    for metric, unit in BD_METRICS[task]:
+        table = rd.bd_table(results, anchor, metric, unit)
+        (folder / f"bd_{metric}.md").write_text(table + "\n")
+        lines += [f"BD against `{anchor}` on {metric}:", "", table, ""]
+    if hline:
+        lines.append(f"LDR saturation (top 8 bits lossless, midpoint): {hline[0]:.2f} dB mean over the images.")
+    return "\n".join(lines)
+
+
+def splice_readme(readme: Path, body: str) -> None:
+    if not readme.is_file():
+        return
+    text = readme.read_text()
+    start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
+    if start < 0 or end < start:
+        return
+    readme.write_text(text[: start + len(MARKERS[0])] + "\n" + body + "\n" + text[end:])
+
+
+@hydra.main(config_path="../conf", config_name="bench", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    results = Path(cfg.results_dir)
+    meta_path = results / "bench_meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    logger_choice = HydraConfig.get().runtime.choices.logger
+    group = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not cfg.plot_only:
+        started = time.perf_counter()
+        timings = {}
+        for task, spec in cfg.tasks.items():
+            for name in spec.methods:
+                if cfg.only and name not in cfg.only:
+                    continue
+                overrides = [
+                    f"method={name}",
+                    f"data.root={Path(cfg.data_root) / task / 'test'}",
+                    f"output_dir={results / task}",
+                    f"workers={cfg.workers}",
+                    f"cvvdp_images={cfg.cvvdp_images}",
+                    f"anchor={spec.anchor}",
+                    f"logger={logger_choice}",
+                ]
+                if logger_choice == "wandb":
+                    overrides.append(f"logger.group={group}")
+                t0 = time.perf_counter()
+                run(compose(config_name="eval", overrides=overrides))
+                timings[f"{task}/{name}"] = round(time.perf_counter() - t0, 1)
+        meta.update(
+            wall_s=round(time.perf_counter() - started, 1) if not cfg.only else meta.get("wall_s"),
+            method_wall_s={**meta.get("method_wall_s", {}), **timings},
+            cores=os.cpu_count(),
+            machine=platform.platform(),
+            finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        results.mkdir(parents=True, exist_ok=True)
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    sections = [summarise(task, results / task, spec.anchor, list(spec.methods)) for task, spec in cfg.tasks.items()]
+    minutes = f"{meta['wall_s'] / 60:.1f} min" if meta.get("wall_s") else "not measured"
+    body = (
+        f"Measured `make bench` run time (evaluation only, venv present): **{minutes}** on "
+        f"{meta.get('cores', '?')} cores ({meta.get('finished', '')}).\n\n" + "\n\n".join(sections)
+    )
+    (results / "summary.md").write_text(body.replace("](results/", "](") + "\n")
+    splice_readme(Path(cfg.readme), body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

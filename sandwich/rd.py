@@ -1,0 +1,145 @@
+"""Rate–distortion tools on results JSON: curves, Pareto frontier, BD-rate / BD-PSNR, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MIN_POINTS = 4  # fewer points do not pin down a BD interpolation
+BD_INTERPOLATION = "pchip"  # monotone, no overshoot between sparse points
+
+
+def load_results(folder) -> dict[str, dict]:
+    """Every `<method>.json` results file in `folder`, by method name."""
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "curve" in data and "name" in data:
+            out[data["name"]] = data
+    return out
+
+
+def curve(results: dict, metric: str = "psnr") -> tuple[np.ndarray, np.ndarray]:
+    """(mean bpp, mean metric) per rate point, sorted by rate; points without the metric dropped."""
+    pts = [(p["bpp"], p[metric]) for p in results["curve"] if p.get(metric) is not None and math.isfinite(p[metric])]
+    pts.sort()
+    return np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
+
+
+def pareto_front(rate, quality) -> tuple[np.ndarray, np.ndarray]:
+    """Points not beaten by any cheaper point: quality strictly increases with rate."""
+    order = np.argsort(rate, kind="stable")
+    keep, best = [], -np.inf
+    for i in order:
+        if quality[i] > best:
+            keep.append(i)
+            best = quality[i]
+    return np.asarray(rate)[keep], np.asarray(quality)[keep]
+
+
+@dataclass
+class BDResult:
+    bd_rate: float | None  # % rate change at equal quality (negative = test saves rate)
+    bd_quality: float | None  # quality gain at equal rate (dB for PSNR)
+    rate_overlap: tuple[float, float] | None
+    quality_overlap: tuple[float, float] | None
+    note: str = ""
+
+
+def bd(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> BDResult:
+    """Bjøntegaard deltas over the overlapping interval, on the Pareto part of each curve.
+
+    BD-PSNR integrates over the shared log-rate interval, BD-rate over the shared quality interval
+    (pchip interpolation, `bjontegaard` package); each needs >= MIN_POINTS points per curve.
+    """
+    import bjontegaard
+
+    ra, qa = pareto_front(*anchor)
+    rt, qt = pareto_front(*test)
+    if len(ra) < MIN_POINTS or len(rt) < MIN_POINTS:
+        return BDResult(None, None, None, None, f"fewer than {MIN_POINTS} Pareto points")
+    rate_lo, rate_hi = max(ra.min(), rt.min()), min(ra.max(), rt.max())
+    q_lo, q_hi = max(qa.min(), qt.min()), min(qa.max(), qt.max())
+    result = BDResult(None, None, None, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kwargs = dict(method=BD_INTERPOLATION, require_matching_points=False, min_overlap=0)
+        if rate_hi > rate_lo:
+            result.bd_quality = float(bjontegaard.bd_psnr(ra, qa, rt, qt, **kwargs))
+            result.rate_overlap = (float(rate_lo), float(rate_hi))
+        if q_hi > q_lo:
+            result.bd_rate = float(bjontegaard.bd_rate(ra, qa, rt, qt, **kwargs))
+            result.quality_overlap = (float(q_lo), float(q_hi))
+    if result.bd_quality is None and result.bd_rate is None:
+        result.note = "no overlap"
+    return result
+
+
+def _fmt(value, spec):
+    return "n/a" if value is None else format(value, spec)
+
+
+def bd_table(results: dict[str, dict], anchor: str, metric: str = "psnr", unit: str = "dB") -> str:
+    """Markdown table of every method against `anchor`."""
+    if anchor not in results:
+        raise KeyError(f"anchor {anchor!r} has no results")
+    ref = curve(results[anchor], metric)
+    lines = [
+        f"| method | BD-rate vs `{anchor}` | BD-{metric} ({unit}) | rate overlap (bpp) | {metric} overlap | points |",
+        "|---|---:|---:|---|---|---:|",
+    ]
+    for name, res in results.items():
+        if name == anchor:
+            continue
+        test = curve(res, metric)
+        r = bd(ref, test)
+        rate_iv = "—" if r.rate_overlap is None else f"{r.rate_overlap[0]:.2f}–{r.rate_overlap[1]:.2f}"
+        q_iv = "—" if r.quality_overlap is None else f"{r.quality_overlap[0]:.2f}–{r.quality_overlap[1]:.2f}"
+        bdr = _fmt(r.bd_rate, "+.1f") + ("%" if r.bd_rate is not None else "")
+        lines.append(
+            f"| `{name}` | {bdr} | {_fmt(r.bd_quality, '+.2f')} | {rate_iv} | {q_iv} | "
+            f"{len(pareto_front(*test)[0])}/{len(test[0])}{' (' + r.note + ')' if r.note else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_rd(
+    results: dict[str, dict],
+    metric: str,
+    path,
+    title: str = "",
+    ylabel: str | None = None,
+    hline: tuple[float, str] | None = None,
+    xlim: tuple[float, float] | None = None,
+):
+    """One RD figure: every method's mean curve; optional horizontal reference line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    markers = "os^vD<>phX*P"
+    for i, (name, res) in enumerate(results.items()):
+        x, y = curve(res, metric)
+        if len(x):
+            ax.plot(x, y, marker=markers[i % len(markers)], ms=4, lw=1.3, label=name)
+    if hline is not None:
+        ax.axhline(hline[0], color="k", ls="--", lw=1, label=hline[1])
+    ax.set_xlabel("bits per pixel (complete bitstream)")
+    ax.set_ylabel(ylabel or metric)
+    if xlim:
+        ax.set_xlim(*xlim)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
