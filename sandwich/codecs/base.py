@@ -69,8 +69,10 @@ class Method(ABC):
             raise DecodeError(self.name, "empty input")
         try:
             image = self._decode(bytes(data))
-        except DecodeError:
-            raise
+        except DecodeError as err:
+            if err.method == self.name:
+                raise
+            raise DecodeError(self.name, f"{err.method}: {err.reason}") from err  # name the pipeline
         except (MemoryError, RecursionError) as err:  # pragma: no cover - defensive
             raise DecodeError(self.name, f"{type(err).__name__}") from err
         except Exception as err:  # any library failure on bad bytes becomes one clear error

@@ -1,0 +1,64 @@
+"""The project header, and the RD tools (Pareto front, BD-rate / BD-PSNR on known answers)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sandwich import rd
+from sandwich.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
+from sandwich.codecs.base import DecodeError
+
+
+def test_header_round_trip_and_errors():
+    header = Header("truncation_jpeg", 513, 771, [b"side", b"", b"\x00" * 300])
+    data = header.pack()
+    assert unpack(data, "truncation_jpeg") == header
+    with pytest.raises(DecodeError, match="bad magic"):
+        unpack(b"JUNK" + data[4:], "truncation_jpeg")
+    with pytest.raises(DecodeError, match="written by 'truncation_jpeg'"):
+        unpack(data, "jpegxt_a")
+    with pytest.raises(DecodeError, match="truncated"):
+        unpack(data[:-5], "truncation_jpeg")
+    with pytest.raises(DecodeError, match="format version"):
+        unpack(data[:4] + b"\x63" + data[5:], "truncation_jpeg")
+
+
+def test_header_inside_jpeg_keeps_a_valid_jpeg():
+    buf = io.BytesIO()
+    Image.fromarray(np.full((9, 11, 3), 90, np.uint8)).save(buf, format="JPEG")
+    header = Header("m", 9, 11).pack()
+    combined = embed_in_jpeg(buf.getvalue(), header)
+    assert len(combined) == len(buf.getvalue()) + len(header) + 4
+    with Image.open(io.BytesIO(combined)) as im:
+        im.load()
+        assert im.size == (11, 9) and "APP15" in [name for name, _ in im.applist]
+    found, jpeg = extract_from_jpeg(combined, "m")
+    assert found == header and jpeg == buf.getvalue()
+
+
+def test_pareto_front_drops_dominated_points():
+    rate = np.array([1.0, 2.0, 3.0, 2.5, 4.0])
+    quality = np.array([30.0, 35.0, 34.0, 36.0, 36.0])
+    r, q = rd.pareto_front(rate, quality)
+    assert r.tolist() == [1.0, 2.0, 2.5] and q.tolist() == [30.0, 35.0, 36.0]
+
+
+def test_bd_known_answers():
+    rate = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    psnr = 30 + 6 * np.log2(rate)  # 6 dB per doubling of rate
+    # the same curve at 80% of the rate: BD-rate -20%; +1.5 dB everywhere: BD-PSNR +1.5
+    cheaper = rd.bd((rate, psnr), (0.8 * rate, psnr))
+    assert cheaper.bd_rate == pytest.approx(-20.0, abs=0.01)
+    assert cheaper.bd_quality == pytest.approx(6 * -np.log2(0.8), abs=0.01)
+    better = rd.bd((rate, psnr), (rate, psnr + 1.5))
+    assert better.bd_quality == pytest.approx(1.5, abs=1e-6)
+    assert better.bd_rate == pytest.approx((2 ** (-1.5 / 6) - 1) * 100, abs=0.01)
+    assert better.rate_overlap == (0.5, 8.0)
+    too_few = rd.bd((rate, psnr), (rate[:3], psnr[:3]))
+    assert too_few.bd_rate is None and "fewer than" in too_few.note
+    apart = rd.bd((rate, psnr), (rate * 100, psnr + 60))
+    assert apart.bd_quality is None and apart.bd_rate is None

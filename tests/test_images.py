@@ -1,0 +1,100 @@
+"""Image reading: accepted formats, canonical HDR/SR images, clear errors on bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_linear, synthetic_sr
+
+from sandwich.images import (
+    HDRScaling,
+    ImageError,
+    linear_to_pq16,
+    load_hdr16,
+    load_sr8,
+    read_image,
+    write_exr,
+    write_png,
+)
+from sandwich.transfer import luminance, pq16_to_nits
+
+
+def test_exr_round_trip_and_pq_anchor(tmp_path):
+    linear = synthetic_linear(31, 45)
+    write_exr(tmp_path / "x.exr", linear)
+    back = read_image(tmp_path / "x.exr")
+    assert back.dtype == np.float32 and back.shape == (31, 45, 3)
+    np.testing.assert_allclose(back, linear.astype(np.float16), rtol=1e-3)
+    code = load_hdr16(tmp_path / "x.exr")
+    assert code.dtype == np.uint16 and code.shape == (31, 45, 3)
+    # the 99.5th-percentile luminance lands at 1000 cd/m² (up to PQ quantisation)
+    nits = luminance(pq16_to_nits(code).astype(np.float64))
+    assert np.percentile(nits, 99.5) == pytest.approx(1000, rel=0.01)
+    brighter = load_hdr16(tmp_path / "x.exr", HDRScaling(nits=4000))
+    assert brighter.mean() > code.mean()
+
+
+def test_radiance_hdr_is_read(tmp_path):
+    import cv2
+
+    linear = synthetic_linear(20, 33)
+    cv2.imwrite(str(tmp_path / "x.hdr"), linear[..., ::-1])
+    back = read_image(tmp_path / "x.hdr")
+    np.testing.assert_allclose(back, linear, rtol=0.02, atol=1e-3)  # RGBE keeps ~8 bits of mantissa
+
+
+def test_png16_taken_as_is_and_png8_for_sr(tmp_path):
+    code = linear_to_pq16(synthetic_linear(17, 23))
+    write_png(tmp_path / "c.png", code)
+    assert np.array_equal(load_hdr16(tmp_path / "c.png"), code)
+    photo = synthetic_sr(19, 21)
+    write_png(tmp_path / "p.png", photo)
+    assert np.array_equal(load_sr8(tmp_path / "p.png"), photo)
+    with pytest.raises(ImageError, match="8-bit image given to the HDR task"):
+        load_hdr16(tmp_path / "p.png")
+    with pytest.raises(ImageError, match="takes 8-bit images"):
+        load_sr8(tmp_path / "c.png")
+
+
+def test_alpha_is_dropped_with_warning(tmp_path):
+    import cv2
+
+    rgba = np.dstack([synthetic_sr(10, 12), np.full((10, 12), 255, np.uint8)])
+    cv2.imwrite(str(tmp_path / "a.png"), rgba)
+    with pytest.warns(UserWarning, match="alpha channel dropped"):
+        assert read_image(tmp_path / "a.png").shape == (10, 12, 3)
+
+
+@pytest.mark.parametrize(
+    "name, make, reason",
+    [
+        ("x.bmp", lambda p: p.write_bytes(b"BM" + bytes(100)), "unsupported file type"),
+        ("missing.exr", None, "no such file"),
+        ("junk.exr", lambda p: p.write_bytes(b"\x76\x2f\x31\x01garbage" * 20), "unreadable"),
+        ("junk.png", lambda p: p.write_bytes(b"\x89PNG garbage" * 20), "unreadable"),
+        ("junk.jpg", lambda p: p.write_bytes(b"\xff\xd8 garbage" * 20), "unreadable"),
+        ("gray.png", lambda p: write_gray(p), "grayscale-only"),
+        ("nan.exr", lambda p: write_exr(p, with_value(np.nan)), "NaN or Inf"),
+        ("inf.exr", lambda p: write_exr(p, with_value(np.inf)), "NaN or Inf"),
+        ("neg.exr", lambda p: write_exr(p, -np.ones((8, 9, 3), np.float32)), "no positive value"),
+    ],
+)
+def test_bad_files_raise_clear_error(tmp_path, name, make, reason):
+    path = tmp_path / name
+    if make:
+        make(path)
+    with pytest.raises(ImageError, match=reason) as info:
+        read_image(path)
+    assert name in str(info.value)
+
+
+def write_gray(path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 9), np.uint8)).save(path)
+
+
+def with_value(value):
+    image = np.ones((8, 9, 3), np.float32)
+    image[3, 4, 1] = value
+    return image

@@ -1,0 +1,118 @@
+"""Every registered codec and method: round trip, bitstream errors."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from conftest import CODECS, METHODS
+from hydra.utils import instantiate
+from PIL import Image
+
+from sandwich.codecs.base import DOMAINS, DecodeError
+from sandwich.metrics import psnr
+
+# PSNR (dB) a method must reach at its highest rate point on the synthetic images: far below what
+# they reach (so not flaky), far above what a broken pipeline gives (wrong bits, shifts, colours)
+MIN_PSNR_AT_TOP = {"hdr16": 44.0, "sr8": 24.0}
+
+
+def _method(compose_cfg, name):
+    cfg = compose_cfg("eval", [f"method={name}"])
+    return instantiate(cfg.method, _convert_="all")
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_codec_config_instantiates_and_round_trips(compose_cfg, name):
+    cfg = compose_cfg("eval", [f"+codec={name}"])
+    codec = instantiate(cfg.codec, _convert_="all")
+    dtype, peak, _ = DOMAINS[codec.domain]
+    y, x = np.mgrid[0:33, 0:47] / 47
+    smooth = (0.5 + 0.4 * np.sin(5 * x + 3 * y))[..., None] * np.array([1.0, 0.8, 0.6])
+    image = (smooth * (peak or 4.0)).astype(dtype) if peak else (smooth * 4 + 0.1).astype(dtype)
+    data = codec.encode(image, codec.rate_points[-1])
+    assert isinstance(data, bytes) and len(data) > 0
+    decoded = codec.decode(data)
+    assert decoded.shape == image.shape and decoded.dtype == image.dtype
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_round_trip(compose_cfg, hdr_image, sr_image, name):
+    method = _method(compose_cfg, name)
+    assert method.name == name and method.description and len(method.rate_points) >= 4
+    image = hdr_image if method.domain == "hdr16" else sr_image
+    peak = DOMAINS[method.domain][1]
+    scores, sizes = [], []
+    for rate_point in (method.rate_points[0], method.rate_points[-1]):
+        data = method.encode(image, rate_point)
+        assert isinstance(data, bytes)
+        decoded = method.decode(data)
+        assert decoded.shape == image.shape and decoded.dtype == image.dtype
+        scores.append(psnr(image, decoded, peak))
+        sizes.append(len(data))
+    best = max(scores)
+    assert best >= MIN_PSNR_AT_TOP[method.domain], f"{name}: {scores}"
+    assert sizes[0] != sizes[1], f"{name}: the rate grid does not change the bitstream"
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_bad_bitstreams_raise_clear_error(compose_cfg, hdr_image, sr_image, name):
+    method = _method(compose_cfg, name)
+    image = hdr_image if method.domain == "hdr16" else sr_image
+    data = method.encode(image, method.rate_points[len(method.rate_points) // 2])
+    rng = np.random.default_rng(1)
+    corrupted = bytearray(data)
+    corrupted[: min(64, len(data))] = rng.integers(0, 256, min(64, len(data)), dtype=np.uint8).tobytes()
+    for bad in (data[: len(data) // 2], data[:10], bytes(corrupted), b"", b"not an image at all" * 10):
+        with pytest.raises(DecodeError, match=name):
+            method.decode(bad)
+
+
+def test_foreign_bitstream_is_refused(compose_cfg, hdr_image):
+    jpeg = _method(compose_cfg, "truncation_jpeg")
+    flat = _method(compose_cfg, "truncation_jpeg_flat")
+    with pytest.raises(DecodeError, match="written by 'truncation_jpeg'"):
+        flat.decode(jpeg.encode(hdr_image, 90))
+    plain = io.BytesIO()
+    Image.fromarray((hdr_image >> 8).astype(np.uint8)).save(plain, format="JPEG")
+    with pytest.raises(DecodeError, match="no sandwich header"):
+        jpeg.decode(plain.getvalue())
+
+
+def test_pipeline_files_stay_standard_images(compose_cfg, hdr_image, sr_image):
+    """A viewer opens a truncation JPEG/HEIC (it shows the top 8 bits) and a bicubic JPEG (half size)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    for name, image, shape in [
+        ("truncation_jpeg", hdr_image, hdr_image.shape[:2]),
+        ("truncation_heic", hdr_image, hdr_image.shape[:2]),
+        ("bicubic_jpeg", sr_image, ((sr_image.shape[0] + 1) // 2, (sr_image.shape[1] + 1) // 2)),
+    ]:
+        method = _method(compose_cfg, name)
+        with Image.open(io.BytesIO(method.encode(image, method.rate_points[-1]))) as im:
+            im.load()
+            assert (im.height, im.width) == shape
+
+
+def test_flat_tables_are_applied(compose_cfg, hdr_image):
+    """Pillow silently drops `qtables` when `quality` is also given: the step must change the file."""
+    from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+
+    codes = (hdr_image >> 8).astype(np.uint8)
+    sizes = [len(encode_jpeg8(codes, flat_step=s, keep_rgb=True)) for s in (1, 4, 16)]
+    assert sizes[0] > sizes[1] > sizes[2]
+    with Image.open(io.BytesIO(encode_jpeg8(codes, flat_step=6))) as im:
+        assert set(im.quantization[0]) == {6}
+    # step 1 in RGB is near-lossless: only the DCT rounding remains
+    assert np.abs(decode_jpeg8(encode_jpeg8(codes, flat_step=1, keep_rgb=True)).astype(int) - codes).max() <= 1
+
+
+def test_truncation_midpoint_and_saturation(hdr_image):
+    from baselines.truncation import midpoint, truncate
+
+    codes = truncate(hdr_image, 8)
+    assert codes.dtype == np.uint8
+    assert np.array_equal(midpoint(codes, 8), (hdr_image & 0xFF00) | 0x80)
+    assert np.array_equal(midpoint(truncate(hdr_image, 16), 16), hdr_image)
