@@ -17,6 +17,8 @@ from sandwich.codecs.base import DecodeError
 MAGIC = b"SWCH"
 FORMAT_VERSION = 1
 _APP15 = b"\xff\xef"
+_SEGMENT_BYTES = 65533  # payload of one APP segment
+_CONTINUATION = b"SWC+"
 
 
 @dataclass
@@ -89,24 +91,44 @@ def _jpeg_segments(jpeg: bytes):
 
 
 def embed_in_jpeg(jpeg: bytes, header: bytes) -> bytes:
-    """Insert `header` as an APP15 segment after the JFIF APP0 (or right after SOI)."""
-    if len(header) > 65533:
-        raise ValueError("header too large for one APP segment")
+    """Insert `header` as APP15 segment(s) after the JFIF APP0 (or right after SOI).
+
+    One APP segment holds 65533 bytes; a longer header (e.g. a large extension layer) continues in
+    APP15 segments tagged `SWC+`, in order (JPEG XT splits its boxes over APP11 segments alike).
+    """
+    if header[:4] != MAGIC:
+        raise ValueError("header must be a packed sandwich header")
+    step = _SEGMENT_BYTES - len(_CONTINUATION)
+    chunks = [header[:_SEGMENT_BYTES]]
+    chunks += [_CONTINUATION + header[i : i + step] for i in range(_SEGMENT_BYTES, len(header), step)]
+    segments = b"".join(_APP15 + struct.pack(">H", len(chunk) + 2) + chunk for chunk in chunks)
     at = 2
     for marker, start, end in _jpeg_segments(jpeg):
         if marker == 0xE0:
             at = end
         break
-    segment = _APP15 + struct.pack(">H", len(header) + 2) + header
-    return jpeg[:at] + segment + jpeg[at:]
+    return jpeg[:at] + segments + jpeg[at:]
 
 
 def extract_from_jpeg(jpeg: bytes, method: str) -> tuple[bytes, bytes]:
-    """Return (packed header, the JPEG without it); errors name `method`."""
+    """Return (packed header, the JPEG without its segments); errors name `method`."""
+    parts, kept, pos = [], [], 0
     try:
         for marker, start, end in _jpeg_segments(jpeg):
-            if marker == 0xEF and jpeg[start + 4 : start + 8] == MAGIC:
-                return jpeg[start + 4 : end], jpeg[:start] + jpeg[end:]
+            if marker != 0xEF:
+                continue
+            tag = jpeg[start + 4 : start + 8]
+            if tag == MAGIC and not parts:
+                parts.append(jpeg[start + 4 : end])
+            elif tag == _CONTINUATION and parts:
+                parts.append(jpeg[start + 8 : end])
+            else:
+                continue
+            kept.append(jpeg[pos:start])
+            pos = end
     except ValueError as err:
         raise DecodeError(method, str(err)) from err
-    raise DecodeError(method, "JPEG carries no sandwich header (APP15)")
+    if not parts:
+        raise DecodeError(method, "JPEG carries no sandwich header (APP15)")
+    kept.append(jpeg[pos:])
+    return b"".join(parts), b"".join(kept)

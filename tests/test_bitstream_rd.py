@@ -62,3 +62,24 @@ def test_bd_known_answers():
     assert too_few.bd_rate is None and "fewer than" in too_few.note
     apart = rd.bd((rate, psnr), (rate * 100, psnr + 60))
     assert apart.bd_quality is None and apart.bd_rate is None
+
+
+def test_header_longer_than_one_app_segment():
+    buf = io.BytesIO()
+    Image.fromarray(np.full((9, 11, 3), 90, np.uint8)).save(buf, format="JPEG")
+    layer = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    header = Header("m", 9, 11, [layer]).pack()
+    combined = embed_in_jpeg(buf.getvalue(), header)
+    with Image.open(io.BytesIO(combined)) as im:
+        im.load()
+        assert sum(name == "APP15" for name, _ in im.applist) == 4
+    found, jpeg = extract_from_jpeg(combined, "m")
+    assert found == header and jpeg == buf.getvalue()
+
+
+def test_near_lossless_noise_fits_the_encoder_buffer():
+    from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+
+    noise = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    for kwargs in ({"quality": 98}, {"flat_step": 1}):
+        assert decode_jpeg8(encode_jpeg8(noise, keep_rgb=True, **kwargs)).shape == noise.shape

@@ -17,8 +17,8 @@ from sandwich.transfer import nits_to_pq16, pq16_to_nits
 
 PROFILES = [JpegXTA, JpegXTB, JpegXTC]
 # PSNR (dB, peak 65535) on the synthetic image at the lowest / highest quality; measured values are
-# about A 57/64, B 56/67, C 68/89, so each bound leaves 1.5-3 dB of margin
-PSNR_BOUNDS = {"jpegxt_a": (54.0, 61.0), "jpegxt_b": (54.0, 64.0), "jpegxt_c": (65.0, 85.0)}
+# about A 61/71, B 56/67, C 68/89, so each bound leaves 2-4 dB of margin
+PSNR_BOUNDS = {"jpegxt_a": (58.0, 68.0), "jpegxt_b": (54.0, 64.0), "jpegxt_c": (65.0, 85.0)}
 
 
 def hdr_ramp_nits(height: int = 67, width: int = 93) -> np.ndarray:
@@ -27,6 +27,12 @@ def hdr_ramp_nits(height: int = 67, width: int = 93) -> np.ndarray:
     lum = 0.05 * 2.0 ** (10 * x) * (1 + 0.3 * np.sin(9 * y))
     tint = np.stack([0.6 + 0.4 * y, 0.8 + 0.2 * np.sin(6 * x), 1.0 - 0.5 * y], axis=-1)
     return lum[..., None] * tint
+
+
+def _black_block(height: int, width: int) -> np.ndarray:
+    mask = np.ones((height, width, 1))
+    mask[height // 5 : height // 2, width // 5 : width // 2] = 0
+    return mask
 
 
 def psnr16(a: np.ndarray, b: np.ndarray) -> float:
@@ -69,8 +75,9 @@ def test_bitstream_is_a_jpeg_showing_the_base(sweep, image):
 def test_quality_improves_with_rate(sweep, image):
     method, results = sweep
     qualities = sorted(results)
-    sizes = [len(results[q][0]) for q in qualities]
-    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    sizes = np.array([len(results[q][0]) for q in qualities])
+    # the closed loop moves per-image ranges a little, so neighbouring rate points may tie
+    assert np.all(sizes[1:] >= 0.99 * sizes[:-1]) and sizes[-1] > 2.5 * sizes[0]
     low, high = (psnr16(image, results[q][1]) for q in (qualities[0], qualities[-1]))
     low_bound, high_bound = PSNR_BOUNDS[method.name]
     assert low > low_bound
@@ -85,7 +92,7 @@ def test_quality_improves_with_rate(sweep, image):
         lambda: np.full((9, 13, 3), 30000, np.uint16),
         lambda: np.zeros((9, 13, 3), np.uint16),
         lambda: np.full((1, 1, 3), 65535, np.uint16),
-        lambda: nits_to_pq16(hdr_ramp_nits(20, 31) * (np.arange(31) % 5 != 0)[None, :, None]),  # black columns
+        lambda: nits_to_pq16(hdr_ramp_nits(40, 48) * _black_block(40, 48)),
     ],
     ids=["tiny", "constant", "black", "single_pixel", "zeros"],
 )
@@ -101,15 +108,17 @@ def test_awkward_images(cls, make):
 
 @pytest.mark.parametrize("cls", PROFILES, ids=lambda cls: cls.name)
 def test_header_larger_than_one_jpeg_segment(cls):
-    # noise makes the extension layer far larger than the 64 KiB one APP segment can hold
-    noisy = np.random.default_rng(0).integers(20000, 45000, (160, 160, 3)).astype(np.uint16)
+    # fine texture makes the extension layer larger than the 64 KiB one APP segment holds
+    rng = np.random.default_rng(0)
+    textured = hdr_ramp_nits(256, 256) * rng.uniform(0.5, 1.5, (256, 256, 3))
+    source = nits_to_pq16(textured)
     method = cls()
-    data = method.encode(noisy, 98)
-    assert len(data) > 3 * 65536
+    data = method.encode(source, 98)
+    assert len(data) > 2 * 65536
     with Image.open(io.BytesIO(data)) as im:
-        assert im.size == (160, 160)
+        assert im.size == (256, 256)
     decoded = method.decode(data)
-    assert decoded.shape == noisy.shape and psnr16(noisy, decoded) > 35.0
+    assert decoded.shape == source.shape and psnr16(source, decoded) > 45.0
 
 
 def _header_at(data: bytes) -> int:
@@ -179,7 +188,8 @@ def test_itmo_lut_is_non_decreasing_and_fills_gaps():
     for code in np.unique(ldr)[:: 17]:
         assert exact[code] == pytest.approx(nits[ldr == code].mean(), rel=1e-9)
     sparse = itmo_lut(np.array([[10, 200]], np.uint8), np.array([[1.0, 5.0]]))
-    assert np.all(np.diff(sparse) >= 0) and sparse[10] == 1.0 and sparse[200] == 5.0 and sparse[100] == pytest.approx(1 + 4 * 90 / 190)
+    assert sparse[10] == 1.0 and sparse[200] == 5.0
+    assert sparse[100] == pytest.approx(1 + 4 * 90 / 190) and np.all(np.diff(sparse) >= 0)
 
 
 def test_tmo_round_trip_through_lut_tracks_the_source():

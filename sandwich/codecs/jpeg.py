@@ -7,7 +7,7 @@ import io
 import imagecodecs
 import numpy as np
 import PIL
-from PIL import Image, features
+from PIL import Image, ImageFile, features
 
 from sandwich.bitstream import embed_in_jpeg, extract_from_jpeg
 from sandwich.codecs.base import Method
@@ -53,7 +53,13 @@ def encode_jpeg8(
     else:
         kwargs.update(quality=int(quality))
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", **kwargs)
+    # with optimize=True libjpeg writes the file in one shot; Pillow sizes that buffer at 2·W·H,
+    # which near-lossless noisy images overflow ("Suspension not allowed here")
+    saved, ImageFile.MAXBLOCK = ImageFile.MAXBLOCK, max(ImageFile.MAXBLOCK, 4 * image.size + 65536)
+    try:
+        Image.fromarray(image).save(buf, format="JPEG", **kwargs)
+    finally:
+        ImageFile.MAXBLOCK = saved
     return buf.getvalue()
 
 
@@ -113,7 +119,7 @@ class JPEG(_EmbedsInJPEG, Method):
         colour = "RGB (keep_rgb, no colour transform)" if self.keep_rgb else "YCbCr"
         return (
             f"8-bit JPEG, {self.table} tables, {colour} {self.subsampling}, optimized Huffman; "
-            f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('jpg')}"
+            f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}"
         )
 
     def _encode(self, image, rate_point):
