@@ -1,0 +1,138 @@
+"""Differentiable JPEG proxy and the real-JPEG rate fit (Guleryuz et al., Fig. 6 and eq. 39–40).
+
+Bottleneck B (N×3×H×W, real values meant to lie in [0, 255]) → clip → straight-through round →
+pad to a multiple of 8 → (optional JFIF RGB→YCbCr, as the real codec does) → −128 → orthonormal
+8×8 DCT-II (JPEG's FDCT is exactly this) → quantize with one learnable step Δ = elu(q)+1 by
+straight-through rounding → IDCT → +128 → round → (YCbCr→RGB, round) → crop, all
+rounding straight-through.
+
+Rate: R = a·Σ log(1 + |x̂|/Δ) per image, with `a` re-fitted at every step (gradient stopped) so
+that R equals the size in bits of the real JPEG of round(B) with the flat table round(Δ), headers
+included. The loss therefore sees the true JPEG size, with gradients from the smooth surrogate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sandwich.codecs.jpeg import encode_jpeg8
+
+BLOCK = 8
+# JFIF full-range RGB <-> YCbCr (what libjpeg applies when keep_rgb is off); chroma offset 128
+_RGB_TO_YCBCR = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
+)
+_CHROMA_OFFSET = torch.tensor([0.0, 128.0, 128.0])
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    """round(x) forward, identity backward."""
+    return x + (torch.round(x) - x).detach()
+
+
+def ste_floor(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.floor(x) - x).detach()
+
+
+def dct_matrix(n: int = BLOCK, dtype=torch.float32) -> torch.Tensor:
+    """Orthonormal DCT-II matrix C (C @ C.T = I): coefficients = C @ block @ C.T."""
+    k = torch.arange(n, dtype=torch.float64)[:, None]
+    i = torch.arange(n, dtype=torch.float64)[None, :]
+    c = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2 / n)
+    c[0] /= math.sqrt(2)
+    return c.to(dtype)
+
+
+def to_blocks(x: torch.Tensor) -> torch.Tensor:
+    """N×C×H×W (H, W multiples of 8) -> N×C×(H/8)×(W/8)×8×8."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // BLOCK, BLOCK, w // BLOCK, BLOCK).transpose(3, 4)
+
+
+def from_blocks(b: torch.Tensor) -> torch.Tensor:
+    n, c, bh, bw, _, _ = b.shape
+    return b.transpose(3, 4).reshape(n, c, bh * BLOCK, bw * BLOCK)
+
+
+def dct2(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    return c @ to_blocks(x) @ c.T
+
+
+def idct2(coeffs: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    return from_blocks(c.T @ coeffs @ c)
+
+
+def _colour(x: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,njhw->nihw", matrix.to(x), x) + offset.to(x)[None, :, None, None]
+
+
+def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    return _colour(x, _RGB_TO_YCBCR, _CHROMA_OFFSET)
+
+
+def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    inverse = torch.linalg.inv(_RGB_TO_YCBCR.double()).float()
+    return _colour(x - _CHROMA_OFFSET.to(x)[None, :, None, None], inverse, torch.zeros(3))
+
+
+class JPEGProxy(nn.Module):
+    """Differentiable stand-in for flat-table JPEG; `colour` "rgb" (keep_rgb) or "ycbcr"."""
+
+    def __init__(self, step_init: float = 4.0, min_step: float = 1.0, colour: str = "rgb", learn_step: bool = True):
+        super().__init__()
+        if colour not in ("rgb", "ycbcr"):
+            raise ValueError(f"colour must be 'rgb' or 'ycbcr', got {colour!r}")
+        self.colour, self.min_step = colour, min_step
+        # elu(q) + min_step = step_init: q = step_init - min_step when that is > 0 (elu is identity there)
+        offset = step_init - min_step
+        q0 = offset if offset > 0 else math.log(offset / 0.01 + 1)
+        self.q = nn.Parameter(torch.tensor(float(q0)), requires_grad=learn_step)
+        self.register_buffer("dct", dct_matrix(), persistent=False)
+
+    @property
+    def step(self) -> torch.Tensor:
+        """Δ = elu(q, 0.01) + min_step (PIL JPEG does not tell steps 0 and 1 apart)."""
+        return F.elu(self.q, alpha=0.01) + self.min_step
+
+    def forward(self, bottleneck: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(decoded bottleneck N×3×H×W in [0, 255], quantized DCT coefficients)."""
+        h, w = bottleneck.shape[-2:]
+        x = ste_round(bottleneck.clamp(0, 255)).float()
+        pad_h, pad_w = -h % BLOCK, -w % BLOCK
+        if pad_h or pad_w:  # libjpeg replicates the edge into partial blocks
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        if self.colour == "ycbcr":
+            x = ste_round(rgb_to_ycbcr(x))
+        step = self.step
+        coeffs = dct2(x - 128.0, self.dct)
+        quantized = step * ste_round(coeffs / step)
+        # a real decoder outputs integers after the IDCT and after the colour conversion
+        y = ste_round((idct2(quantized, self.dct) + 128.0).clamp(0, 255))
+        if self.colour == "ycbcr":
+            y = ste_round(ycbcr_to_rgb(y).clamp(0, 255))
+        return y[..., :h, :w], quantized
+
+
+def rate_surrogate(quantized: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """Σ log(1 + |x̂|/Δ) per image (a smooth count of non-zero coefficients)."""
+    return torch.log1p(quantized.abs() / step).flatten(1).sum(1)
+
+
+def real_jpeg_bits(bottleneck: torch.Tensor, step: float, colour: str = "rgb") -> torch.Tensor:
+    """Bits of the real JPEG (flat table round(Δ), optimize, 4:4:4, headers) of each image."""
+    images = bottleneck.detach().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    step = int(np.clip(round(float(step)), 1, 255))
+    bits = [8 * len(encode_jpeg8(np.ascontiguousarray(im), flat_step=step, keep_rgb=colour == "rgb")) for im in images]
+    return torch.tensor(bits, dtype=torch.float32, device=bottleneck.device)
+
+
+def fitted_rate(quantized: torch.Tensor, step: torch.Tensor, real_bits: torch.Tensor) -> torch.Tensor:
+    """R = a·surrogate with a = real/surrogate held constant: value = real bits, gradient = a·∂surrogate."""
+    surrogate = rate_surrogate(quantized, step)
+    scale = (real_bits / surrogate.clamp_min(1e-6)).detach()
+    return scale * surrogate
