@@ -1,0 +1,104 @@
+"""The sandwich's pre- and post-processors: out = MLP(x) + s·UNet(x) (Guleryuz et al., Fig. 5).
+
+MLP: 1×1 conv to 16 channels with a sine activation, then a linear 1×1 conv (the released code's
+`create_mlp_model(2, 16)`). U-Net: the paper's 4-level layout (Table II): per encoder width a block
+of two 3×3 conv + ReLU then 2× downsampling, a bottleneck block, and per decoder level bilinear
+2× upsampling, concatenation with the same-resolution skip and a block; linear 3×3 output; no
+normalisation. `s` is a trainable scalar initialised to 0, so training starts as MLP-only.
+Differences from the released TF code: 2×2 average pooling instead of plain decimation
+(`x[:, 1::2, 1::2]`), and inputs of any size are reflect-padded to a multiple of 2^levels.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SineMLP(nn.Module):
+    def __init__(self, channels_in: int = 3, channels_out: int = 3, hidden: int = 16):
+        super().__init__()
+        self.hidden = nn.Conv2d(channels_in, hidden, 1)
+        self.out = nn.Conv2d(hidden, channels_out, 1)
+
+    def forward(self, x):
+        return self.out(torch.sin(self.hidden(x)))
+
+
+def _block(channels_in: int, channels_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels_out, channels_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    def __init__(
+        self,
+        channels_in: int = 3,
+        channels_out: int = 3,
+        encoder: Sequence[int] = (16, 32, 64, 128),
+        decoder: Sequence[int] = (256, 128, 64, 32, 16),
+    ):
+        super().__init__()
+        if len(decoder) != len(encoder) + 1:
+            raise ValueError("decoder needs one more width (the bottleneck) than encoder")
+        self.levels = len(encoder)
+        widths = [channels_in, *encoder]
+        self.down = nn.ModuleList(_block(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.bottleneck = _block(encoder[-1], decoder[0])
+        skips = list(reversed(encoder))
+        self.up = nn.ModuleList(
+            _block(decoder[i] + skips[i], decoder[i + 1]) for i in range(len(encoder))
+        )
+        self.head = nn.Conv2d(decoder[-1], channels_out, 3, padding=1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        multiple = 2**self.levels
+        pad_h, pad_w = -h % multiple, -w % multiple
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for block, skip in zip(self.up, reversed(skips)):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return self.head(x)[..., :h, :w]
+
+
+class Processor(nn.Module):
+    """MLP(x) + s·UNet(x), s trainable from 0."""
+
+    def __init__(
+        self,
+        channels_in: int = 3,
+        channels_out: int = 3,
+        mlp_hidden: int = 16,
+        encoder: Sequence[int] = (16, 32, 64, 128),
+        decoder: Sequence[int] = (256, 128, 64, 32, 16),
+        unet: bool = True,
+    ):
+        super().__init__()
+        self.mlp = SineMLP(channels_in, channels_out, mlp_hidden)
+        self.unet = UNet(channels_in, channels_out, encoder, decoder) if unet else None
+        self.scale = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        out = self.mlp(x)
+        if self.unet is not None:
+            out = out + self.scale * self.unet(x)
+        return out
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
