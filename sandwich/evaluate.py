@@ -23,6 +23,7 @@ from sandwich.images import write_png
 
 SCHEMA_VERSION = 1
 BPP_DEFINITION = "8*len(bitstream)/(H*W) of the complete bitstream (header, side info, every layer), H×W of the source"
+NULL_NOTE = "a metric of null means infinite (decoded image identical to the source) or not computed"
 TASK_OF_DOMAIN = {"hdr16": "hdr", "sr8": "sr"}
 METRICS_OF_TASK = {
     "hdr": ("psnr", "pu_psnr", "pu_ssim", "cvvdp_jod", "ldr_saturation_psnr"),
@@ -198,6 +199,7 @@ def results_document(
         "config": config,
         "dataset": {"root": str(dataset_root), "images": image_names},
         "metrics": {"bpp": BPP_DEFINITION, **{k: metrics.METRIC_DEFINITIONS[k] for k in present}},
+        "null": NULL_NOTE,
         "cvvdp_images": sorted(cvvdp_images) if "cvvdp_jod" in present else [],
         "timing": {
             "note": f"encode_s/decode_s are wall-clock per call, {workers} worker process(es) on this machine",
@@ -211,16 +213,21 @@ def results_document(
     }
 
 
+def _strict_json(value):
+    """JSON has no infinity: a lossless point's PSNR (inf) is written as null."""
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
 def write_results(document: dict, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-
-    def default(value):
-        if isinstance(value, (np.integer,)):
-            return int(value)
-        if isinstance(value, (np.floating,)):
-            return float(value)
-        raise TypeError(f"not JSON serialisable: {type(value)}")
-
-    path.write_text(json.dumps(document, indent=1, default=default, allow_nan=True) + "\n")
+    path.write_text(json.dumps(_strict_json(document), indent=1, allow_nan=False) + "\n")
     return path

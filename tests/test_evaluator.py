@@ -87,3 +87,12 @@ def test_bench_runs_both_tasks_and_writes_tables(data_root, tmp_path):
     assert text.startswith("intro\n<!-- bench:begin -->") and text.endswith("<!-- bench:end -->\noutro\n")
     assert "old" not in text and "`truncation_jpeg_flat`" in text and "LDR saturation" in text
     assert json.loads((results / "bench_meta.json").read_text())["wall_s"] > 0
+
+
+def test_results_json_is_strict(tmp_path):
+    from sandwich.evaluate import write_results
+
+    path = write_results({"curve": [{"psnr": math.inf, "bpp": np.float32(2.5), "n": np.int64(3)}]}, tmp_path / "r.json")
+    text = path.read_text()
+    assert "Infinity" not in text
+    assert json.loads(text) == {"curve": [{"psnr": None, "bpp": 2.5, "n": 3}]}
