@@ -139,7 +139,6 @@ class ImageFolderData(L.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
             num_workers=self.num_workers,
             worker_init_fn=_seed_worker if self.num_workers else None,
             persistent_workers=self.num_workers > 0,
