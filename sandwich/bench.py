@@ -27,6 +27,7 @@ PLOTS = {
 }
 BD_METRICS = {"hdr": [("psnr", "dB"), ("pu_psnr", "dB")], "sr": [("psnr", "dB")]}
 MARKERS = ("<!-- bench:begin -->", "<!-- bench:end -->")
+XLIM = {"hdr": (0, 16), "sr": (0, 4)}  # bpp shown; points beyond stay in the JSON and BD tables
 
 
 def summarise(task: str, folder: Path, anchor: str, methods: list[str]) -> str:
@@ -41,7 +42,10 @@ def summarise(task: str, folder: Path, anchor: str, methods: list[str]) -> str:
     for metric, label in PLOTS[task]:
         if not any(rd.curve(r, metric)[0].size for r in results.values()):
             continue
-        rd.plot_rd(results, metric, folder / f"rd_{metric}.png", f"{task.upper()} test set", label, hline if metric == "psnr" else None)
+        rd.plot_rd(
+            results, metric, folder / f"rd_{metric}.png", f"{task.upper()} test set (mean over images)", label,
+            hline if metric == "psnr" else None, xlim=XLIM[task],
+        )  # fmt: skip
         lines.append(f"![{task} {metric}](results/{task}/rd_{metric}.png)")
     lines.append("")
     for metric, unit in BD_METRICS[task]:

@@ -123,12 +123,13 @@ def plot_rd(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(9, 6))
     markers = "os^vD<>phX*P"
+    colours = plt.get_cmap("tab20").colors  # distinct colours for up to 20 methods
     for i, (name, res) in enumerate(results.items()):
         x, y = curve(res, metric)
         if len(x):
-            ax.plot(x, y, marker=markers[i % len(markers)], ms=4, lw=1.3, label=name)
+            ax.plot(x, y, marker=markers[i % len(markers)], ms=4, lw=1.3, color=colours[(2 * i) % 20 + (2 * i) // 20], label=name)
     if hline is not None:
         ax.axhline(hline[0], color="k", ls="--", lw=1, label=hline[1])
     ax.set_xlabel("bits per pixel (complete bitstream)")
