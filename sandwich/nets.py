@@ -19,10 +19,13 @@ from torch import nn
 
 
 class SineMLP(nn.Module):
-    def __init__(self, channels_in: int = 3, channels_out: int = 3, hidden: int = 16):
+    def __init__(self, channels_in: int = 3, channels_out: int = 3, hidden: int = 16, zero_init: bool = False):
         super().__init__()
         self.hidden = nn.Conv2d(channels_in, hidden, 1)
         self.out = nn.Conv2d(hidden, channels_out, 1)
+        if zero_init:  # a residual processor then starts as the identity
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x):
         return self.out(torch.sin(self.hidden(x)))
@@ -87,9 +90,10 @@ class Processor(nn.Module):
         encoder: Sequence[int] = (16, 32, 64, 128),
         decoder: Sequence[int] = (256, 128, 64, 32, 16),
         unet: bool = True,
+        zero_init: bool = False,
     ):
         super().__init__()
-        self.mlp = SineMLP(channels_in, channels_out, mlp_hidden)
+        self.mlp = SineMLP(channels_in, channels_out, mlp_hidden, zero_init)
         self.unet = UNet(channels_in, channels_out, encoder, decoder) if unet else None
         self.scale = nn.Parameter(torch.zeros(()))
 

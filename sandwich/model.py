@@ -1,0 +1,90 @@
+"""The sandwich: pre-processor -> bottleneck -> (proxy or real) 8-bit codec -> post-processor.
+
+HDR (16-bit source, 8-bit codec): the pre-processor works in the 16-bit scale; its output is
+floored by 256 (straight-through) into the bottleneck, which the codec clips to [0, 255]; the
+post-processor starts from 256·B̂ + 128 (truncation's midpoint) and adds its correction.
+SR (2× resolution): the pre-processor works at full resolution, then antialiased bicubic 2× down
+is the bottleneck; the post-processor starts from a Lanczos-3 2× upsample of the decoded image.
+
+Deviation from the paper (stated): both processors are residual, x + MLP(x̃) + s·UNet(x̃), with
+the MLP's last layer zero-initialised, so the untrained model is exactly the truncation (HDR) or
+bicubic/Lanczos (SR) baseline and training never starts from a garbage bottleneck.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from sandwich.nets import Processor
+from sandwich.proxy import JPEGProxy, ste_floor
+from sandwich.resample import bicubic_down, lanczos_up
+
+PEAK = {"hdr": 65535.0, "sr": 255.0}
+
+
+class Sandwich(nn.Module):
+    def __init__(
+        self,
+        task: str = "hdr",
+        pre: dict | None = None,
+        post: dict | None = None,
+        step_init: float = 4.0,
+        colour: str = "rgb",
+        bf16: bool = False,
+    ):
+        super().__init__()
+        if task not in PEAK:
+            raise ValueError(f"task must be 'hdr' or 'sr', got {task!r}")
+        self.task, self.peak, self.bf16 = task, PEAK[task], bf16
+        self.pre = Processor(**{"zero_init": True, **(pre or {})})
+        self.post = Processor(**{"zero_init": True, **(post or {})})
+        self.proxy = JPEGProxy(step_init=step_init, colour=colour)
+
+    def _autocast(self):
+        enabled = self.bf16 and self.training
+        return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+    def _residual(self, processor: Processor, x: torch.Tensor) -> torch.Tensor:
+        """x + peak·processor(x/peak − 0.5): the networks see inputs in about [−0.5, 0.5]."""
+        with self._autocast():
+            correction = processor(x / self.peak - 0.5)
+        return x + self.peak * correction.float()
+
+    def bottleneck(self, source: torch.Tensor) -> torch.Tensor:
+        """Real-valued bottleneck in the codec's 0..255 scale (not yet clipped: the codec clips)."""
+        pre = self._residual(self.pre, source)
+        if self.task == "hdr":
+            return ste_floor(pre / 256.0)
+        return bicubic_down(pre)
+
+    def reconstruct(self, decoded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Source-scale image from the decoded bottleneck (0..255)."""
+        if self.task == "hdr":
+            start = 256.0 * decoded + 128.0
+        else:
+            start = lanczos_up(decoded, *size)
+        return self._residual(self.post, start)
+
+    def forward(self, source: torch.Tensor):
+        """(reconstruction, bottleneck, quantized DCT coefficients) through the proxy."""
+        bottleneck = self.bottleneck(source)
+        decoded, quantized = self.proxy(bottleneck)
+        return self.reconstruct(decoded, source.shape[-2:]), bottleneck, quantized
+
+    @torch.no_grad()
+    def encode_image(self, image: np.ndarray) -> np.ndarray:
+        """Integer H×W×3 source -> uint8 bottleneck for a real codec."""
+        x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
+        bottleneck = self.bottleneck(x).clamp(0, 255).round()
+        return bottleneck[0].permute(1, 2, 0).to(torch.uint8).numpy()
+
+    @torch.no_grad()
+    def decode_image(self, decoded: np.ndarray, height: int, width: int, dtype) -> np.ndarray:
+        """uint8 decoded bottleneck -> integer H×W×3 reconstruction of `dtype`."""
+        b = torch.from_numpy(decoded.astype(np.float32)).permute(2, 0, 1)[None]
+        out = self.reconstruct(b, (height, width)).clamp(0, self.peak).round()
+        return out[0].permute(1, 2, 0).numpy().astype(dtype)
