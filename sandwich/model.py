@@ -44,13 +44,13 @@ class Sandwich(nn.Module):
         self.post = Processor(**{"zero_init": True, **(post or {})})
         self.proxy = JPEGProxy(step_init=step_init, colour=colour)
 
-    def _autocast(self):
+    def _autocast(self, device_type: str):
         enabled = self.bf16 and self.training
-        return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+        return torch.autocast(device_type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
     def _residual(self, processor: Processor, x: torch.Tensor) -> torch.Tensor:
         """x + peak·processor(x/peak − 0.5): the networks see inputs in about [−0.5, 0.5]."""
-        with self._autocast():
+        with self._autocast(x.device.type):
             correction = processor(x / self.peak - 0.5)
         return x + self.peak * correction.float()
 

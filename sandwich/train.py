@@ -1,0 +1,68 @@
+"""Train a method: `python -m sandwich.train experiment=sandwich_hdr [model.lmbda=...]`.
+
+Thin Hydra entry point: data, model, callbacks, logger and trainer come from conf/. A λ sweep is
+`-m model.lmbda=a,b,c,d`; each job ends its own W&B run, and runs of one experiment share a W&B
+group. Re-running the same command with `ckpt_path=last` resumes from the run folder's last
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import hydra
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+
+def make_logger(cfg: DictConfig):
+    kind = cfg.logger.kind
+    if kind == "none":
+        return False
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=cfg.run_dir, name="csv")
+    if kind == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        logger = WandbLogger(
+            project=cfg.logger.project,
+            save_dir=cfg.logger.save_dir,
+            offline=cfg.logger.mode == "offline",
+            group=cfg.logger.group or cfg.name,
+            name=f"{cfg.name}/lmbda_{cfg.model.lmbda}",
+            tags=list(cfg.logger.tags),
+            job_type="train",
+        )
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        return logger
+    raise ValueError(f"unknown logger kind {kind!r}")
+
+
+def train(cfg: DictConfig) -> L.Trainer:
+    L.seed_everything(cfg.seed, workers=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    data = instantiate(cfg.data)
+    module = instantiate(cfg.model, _convert_="all")
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()] if cfg.callbacks else []
+    logger = make_logger(cfg)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=cfg.ckpt_path)
+    finally:
+        if cfg.logger.kind == "wandb":
+            import wandb
+
+            wandb.finish()  # one run per job, also in a multirun
+    return trainer
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()
