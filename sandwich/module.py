@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.metrics import psnr
 from sandwich.model import Sandwich
 from sandwich.proxy import fitted_rate, real_jpeg_bits
 
@@ -98,7 +99,7 @@ class SandwichModule(L.LightningModule):
             height, width = image.shape[:2]
             data = encode_jpeg8(self.model.encode_image(image), flat_step=step, keep_rgb=keep_rgb)
             restored = self.model.decode_image(decode_jpeg8(data), height, width, dtype)
-            psnrs.append(_psnr(image, restored, peak))
+            psnrs.append(psnr(image, restored, peak))
             bpps.append(8 * len(data) / (height * width))
             baseline.append(_baseline_psnr(image, self.hparams.task, step, keep_rgb))
         stats = {
@@ -125,19 +126,14 @@ class SandwichModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def _psnr(reference: np.ndarray, test: np.ndarray, peak: float) -> float:
-    mse = np.mean((reference.astype(np.float64) - test) ** 2)
-    return float(10 * np.log10(peak**2 / max(mse, 1e-10)))
-
-
 def _baseline_psnr(image: np.ndarray, task: str, step: int, keep_rgb: bool) -> float:
     """The codec-only baseline at the same flat step: truncation+midpoint, or bicubic+Lanczos."""
     if task == "hdr":
         from baselines.truncation import midpoint, truncate
 
         decoded = decode_jpeg8(encode_jpeg8(truncate(image, 8), flat_step=step, keep_rgb=keep_rgb))
-        return _psnr(image, midpoint(decoded, 8), 65535)
+        return psnr(image, midpoint(decoded, 8), 65535)
     from baselines.resample import downsample, upsample
 
     decoded = decode_jpeg8(encode_jpeg8(downsample(image), flat_step=step, keep_rgb=keep_rgb))
-    return _psnr(image, upsample(decoded, *image.shape[:2]), 255)
+    return psnr(image, upsample(decoded, *image.shape[:2]), 255)
