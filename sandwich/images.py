@@ -22,7 +22,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from sandwich.transfer import luminance, nits_to_pq16, pq16_to_nits  # noqa: E402
+from sandwich.transfer import luminance, nits_to_pq16  # noqa: E402
 
 LINEAR_SUFFIXES = {".exr", ".hdr"}
 INTEGER_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg"}
@@ -151,7 +151,3 @@ def write_exr(path, linear: np.ndarray) -> None:
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     OpenEXR.File(header, {"RGB": np.ascontiguousarray(linear, np.float16)}).write(str(path))
 
-
-def pq16_to_linear(code: np.ndarray) -> np.ndarray:
-    """PQ uint16 -> linear RGB in cd/m² (float32), e.g. to write an EXR."""
-    return pq16_to_nits(code)
