@@ -54,10 +54,12 @@ class SandwichModule(L.LightningModule):
     def forward(self, source: torch.Tensor):
         return self.model(source)
 
-    def _objective(self, source: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def _objective(self, source: torch.Tensor, real_bits: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """Loss and statistics through the proxy; `real_bits` (per image) when already measured."""
         recon, bottleneck, quantized = self.model(source)
         step = self.model.proxy.step
-        real_bits = real_jpeg_bits(bottleneck, step.item(), self.hparams.colour)
+        if real_bits is None:
+            real_bits = real_jpeg_bits(bottleneck, step.item(), self.hparams.colour)
         bits = fitted_rate(quantized, step, real_bits)
         samples = source[0].numel()
         mse = (recon - source).square().flatten(1).mean(1)
@@ -89,22 +91,25 @@ class SandwichModule(L.LightningModule):
         self.log("train/images_per_s", len(batch) / elapsed, batch_size=len(batch))
 
     def validation_step(self, batch, batch_idx):
-        _, proxy_stats = self._objective(batch)
         step = int(round(self.model.proxy.step.item()))
         keep_rgb = self.hparams.colour == "rgb"
         peak, dtype = self.model.peak, np.uint16 if self.hparams.task == "hdr" else np.uint8
-        psnrs, bpps, baseline = [], [], []
+        psnrs, sizes, baseline = [], [], []
         for source in batch:
             image = source.permute(1, 2, 0).round().cpu().numpy().astype(dtype)
             height, width = image.shape[:2]
             data = encode_jpeg8(self.model.encode_image(image), flat_step=step, keep_rgb=keep_rgb)
             restored = self.model.decode_image(decode_jpeg8(data), height, width, dtype)
             psnrs.append(psnr(image, restored, peak))
-            bpps.append(8 * len(data) / (height * width))
+            sizes.append(len(data))
             baseline.append(_baseline_psnr(image, self.hparams.task, step, keep_rgb))
+        # the real JPEG just made is the one the rate fit would encode again: reuse its size
+        bits = torch.tensor(sizes, dtype=torch.float32, device=batch.device) * 8
+        _, proxy_stats = self._objective(batch, real_bits=bits)
+        height, width = batch.shape[-2:]
         stats = {
             "psnr": float(np.mean(psnrs)),
-            "bpp": float(np.mean(bpps)),
+            "bpp": float(bits.mean()) / (height * width),
             "psnr_baseline": float(np.mean(baseline)),
             "gain_db": float(np.mean(psnrs) - np.mean(baseline)),
             "proxy_psnr": float(proxy_stats["psnr"]),

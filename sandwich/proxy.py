@@ -27,6 +27,7 @@ BLOCK = 8
 _RGB_TO_YCBCR = torch.tensor(
     [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
 )
+_YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR.double()).float()
 _CHROMA_OFFSET = torch.tensor([0.0, 128.0, 128.0])
 
 
@@ -67,17 +68,16 @@ def idct2(coeffs: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return from_blocks(c.T @ coeffs @ c)
 
 
-def _colour(x: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,njhw->nihw", matrix.to(x), x) + offset.to(x)[None, :, None, None]
+def _mix(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,njhw->nihw", matrix.to(x), x)
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
-    return _colour(x, _RGB_TO_YCBCR, _CHROMA_OFFSET)
+    return _mix(x, _RGB_TO_YCBCR) + _CHROMA_OFFSET.to(x)[None, :, None, None]
 
 
 def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    inverse = torch.linalg.inv(_RGB_TO_YCBCR.double()).float()
-    return _colour(x - _CHROMA_OFFSET.to(x)[None, :, None, None], inverse, torch.zeros(3))
+    return _mix(x - _CHROMA_OFFSET.to(x)[None, :, None, None], _YCBCR_TO_RGB)
 
 
 class JPEGProxy(nn.Module):

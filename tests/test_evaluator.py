@@ -85,7 +85,7 @@ def test_bench_runs_both_tasks_and_writes_tables(data_root, tmp_path):
         assert "BD-rate" in (results / task / "bd_psnr.md").read_text()
     text = readme.read_text()
     assert text.startswith("intro\n<!-- bench:begin -->") and text.endswith("<!-- bench:end -->\noutro\n")
-    assert "old" not in text and "`truncation_jpeg_flat`" in text and "LDR saturation" in text
+    assert "\nold\n" not in text and "`truncation_jpeg_flat`" in text and "LDR saturation" in text
     assert json.loads((results / "bench_meta.json").read_text())["wall_s"] > 0
 
 

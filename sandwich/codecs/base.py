@@ -73,8 +73,6 @@ class Method(ABC):
             if err.method == self.name:
                 raise
             raise DecodeError(self.name, f"{err.method}: {err.reason}") from err  # name the pipeline
-        except (MemoryError, RecursionError) as err:  # pragma: no cover - defensive
-            raise DecodeError(self.name, f"{type(err).__name__}") from err
         except Exception as err:  # any library failure on bad bytes becomes one clear error
             raise DecodeError(self.name, f"{type(err).__name__}: {err}") from err
         check_image(image, self.domain, self.name)
