@@ -9,6 +9,7 @@ is the bottleneck; the post-processor starts from a Lanczos-3 2× upsample of th
 Deviation from the paper (stated): both processors are residual, x + MLP(x̃) + s·UNet(x̃), with
 the MLP's last layer zero-initialised, so the untrained model is exactly the truncation (HDR) or
 bicubic/Lanczos (SR) baseline and training never starts from a garbage bottleneck.
+With `post_only` there is no pre-processor: the bottleneck is the baseline's (the ablation).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ class Sandwich(nn.Module):
         step_init: float = 4.0,
         colour: str = "rgb",
         bf16: bool = False,
+        post_only: bool = False,
     ):
         super().__init__()
         if task not in PEAK:
             raise ValueError(f"task must be 'hdr' or 'sr', got {task!r}")
         self.task, self.peak, self.bf16 = task, PEAK[task], bf16
-        self.pre = Processor(**{"zero_init": True, **(pre or {})})
+        # post-only ablation: no pre-processor, the bottleneck is the plain baseline's
+        self.pre = None if post_only else Processor(**{"zero_init": True, **(pre or {})})
         self.post = Processor(**{"zero_init": True, **(post or {})})
         self.proxy = JPEGProxy(step_init=step_init, colour=colour)
 
@@ -56,7 +59,7 @@ class Sandwich(nn.Module):
 
     def bottleneck(self, source: torch.Tensor) -> torch.Tensor:
         """Real-valued bottleneck in the codec's 0..255 scale (not yet clipped: the codec clips)."""
-        pre = self._residual(self.pre, source)
+        pre = source if self.pre is None else self._residual(self.pre, source)
         if self.task == "hdr":
             return ste_floor(pre / 256.0)
         return bicubic_down(pre)

@@ -6,10 +6,13 @@ flat-table JPEG size) + a penalty on bottleneck values outside [0, 255] (the rel
 Validation codes each image's bottleneck with the real JPEG (flat table round(Δ)) and measures the
 reconstruction, and the codec-only baseline (truncation / bicubic+Lanczos) at the same step on the
 same images, so `val/gain_db` compares like with like.
+With `post_only` (the ablation) there is no pre-processor and no rate term: the post-processor
+learns from the real codec's decoded baseline bottlenecks at steps drawn from the bench's grid.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -21,6 +24,8 @@ from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
 from sandwich.proxy import fitted_rate, real_jpeg_bits
+
+log = logging.getLogger(__name__)
 
 
 def psnr_db(mse: torch.Tensor | float, peak: float) -> torch.Tensor:
@@ -42,13 +47,16 @@ class SandwichModule(L.LightningModule):
         range_weight: float = 1.0,
         bf16: bool = True,
         channels_last: bool = True,
+        post_only: bool = False,
+        post_only_steps: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16),
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = Sandwich(task, pre, post, step_init, colour, bf16)
+        self.model = Sandwich(task, pre, post, step_init, colour, bf16, post_only)
         if channels_last:
-            self.model.pre.to(memory_format=torch.channels_last)
-            self.model.post.to(memory_format=torch.channels_last)
+            for processor in (self.model.pre, self.model.post):
+                if processor is not None:
+                    processor.to(memory_format=torch.channels_last)
         self._step_started = None
 
     def forward(self, source: torch.Tensor):
@@ -71,7 +79,7 @@ class SandwichModule(L.LightningModule):
             "psnr": psnr_db(mse, self.model.peak).mean(),
             "bpp": (real_bits / (height * width)).mean(),
             "step": step,
-            "s_pre": self.model.pre.scale,
+            "s_pre": self.model.pre.scale if self.model.pre is not None else torch.zeros(()),
             "s_post": self.model.post.scale,
             "range_penalty": outside.mean(),
         }
@@ -80,8 +88,25 @@ class SandwichModule(L.LightningModule):
     def on_train_batch_start(self, batch, batch_idx):
         self._step_started = time.perf_counter()
 
+    def _post_only_objective(self, source: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Post-only ablation: the baseline's bottleneck through the real JPEG at a flat step drawn
+        per image from `post_only_steps` (the bench's grid), then the post-processor; MSE only."""
+        keep_rgb = self.hparams.colour == "rgb"
+        steps = self.hparams.post_only_steps
+        with torch.no_grad():
+            codes = self.model.bottleneck(source).clamp(0, 255).round().to(torch.uint8)
+        decoded = []
+        for image in codes.permute(0, 2, 3, 1).cpu().numpy():
+            step = steps[int(torch.randint(len(steps), ()))]
+            decoded.append(decode_jpeg8(encode_jpeg8(image, flat_step=step, keep_rgb=keep_rgb)))
+        decoded = torch.from_numpy(np.stack(decoded)).to(source.device).permute(0, 3, 1, 2).float()
+        recon = self.model.reconstruct(decoded, source.shape[-2:])
+        mse = (recon - source).square().flatten(1).mean(1)
+        return mse.mean(), {"loss": mse.mean(), "psnr": psnr_db(mse, self.model.peak).mean(), "s_post": self.model.post.scale}
+
     def training_step(self, batch, batch_idx):
-        loss, stats = self._objective(batch)
+        objective = self._post_only_objective if self.hparams.post_only else self._objective
+        loss, stats = objective(batch)
         self.log_dict({f"train/{k}": v for k, v in stats.items()}, prog_bar=False, batch_size=len(batch))
         self.log("train/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
         return loss
@@ -117,6 +142,11 @@ class SandwichModule(L.LightningModule):
         }
         self.log_dict({f"val/{k}": v for k, v in stats.items()}, batch_size=len(batch), prog_bar=False)
         self.log("val/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
+
+    def on_validation_epoch_end(self):
+        # one readable line per validation in the run's log, beside the logger's dashboards
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
+        log.info("step %d: %s", self.global_step, ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
 
     def configure_optimizers(self):
         networks = [p for n, p in self.model.named_parameters() if not n.startswith("proxy.")]

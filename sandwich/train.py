@@ -3,7 +3,8 @@
 Thin Hydra entry point: data, model, callbacks, logger and trainer come from conf/. A λ sweep is
 `-m model.lmbda=a,b,c,d`; each job ends its own W&B run, and runs of one experiment share a W&B
 group. Re-running the same command with `ckpt_path=last` resumes from the run folder's last
-checkpoint.
+checkpoint; `init_from=PATH` instead starts a new run from another run's weights (fine-tuning
+the other λ of a sweep from one well-trained model).
 """
 
 from __future__ import annotations
@@ -40,12 +41,23 @@ def make_logger(cfg: DictConfig):
     raise ValueError(f"unknown logger kind {kind!r}")
 
 
+def warm_start(module: L.LightningModule, training_checkpoint: str) -> None:
+    """Initialise the networks from another run (e.g. another λ); Δ restarts at `step_init`."""
+    state = torch.load(training_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    state = {k: v for k, v in state.items() if k != "model.proxy.q"}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if unexpected or set(missing) != {"model.proxy.q"}:
+        raise ValueError(f"{training_checkpoint}: does not fit this model (missing {missing}, unexpected {unexpected})")
+
+
 def train(cfg: DictConfig) -> L.Trainer:
     L.seed_everything(cfg.seed, workers=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     data = instantiate(cfg.data)
     module = instantiate(cfg.model, _convert_="all")
+    if cfg.init_from:
+        warm_start(module, cfg.init_from)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()] if cfg.callbacks else []
     logger = make_logger(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)

@@ -8,7 +8,9 @@ import pytest
 import torch
 from conftest import CONF
 
-from sandwich.train import train
+from hydra.utils import instantiate
+
+from sandwich.train import train, warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
 TINY = [
@@ -55,3 +57,15 @@ def test_two_process_cpu_ddp_runs_a_step(compose_cfg, train_folders, tmp_path):
     extra = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.max_steps=1", "+trainer.limit_val_batches=0"]
     trainer = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
     assert trainer.world_size == 2
+
+
+def test_init_from_starts_from_another_runs_weights_with_a_fresh_step(compose_cfg, train_folders, tmp_path):
+    extra = ["trainer.max_steps=2", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
+    first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "a", extra))
+    source = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    cfg = _cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "b", ["model.step_init=9.0"])
+    module = instantiate(cfg.model, _convert_="all")
+    warm_start(module, str(source))
+    trained = first.lightning_module.state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in module.state_dict().items() if k != "model.proxy.q")
+    assert float(module.model.proxy.step) == pytest.approx(9.0, abs=1e-4)

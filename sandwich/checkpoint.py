@@ -1,0 +1,58 @@
+"""Shipped checkpoints: a trained Sandwich's weights, its architecture and where it came from.
+
+`export` turns a Lightning training checkpoint into a small, self-describing file (fp16 weights:
+two paper-size U-Nets are 15.7 MB in fp32, 7.9 MB in fp16; scalars stay fp32). `load` rebuilds the
+fp32 model from it. A checkpoint's identity is the SHA-256 of its file: bitstreams carry its first
+bytes, so a decoder refuses a file made by other weights instead of decoding it wrongly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+from sandwich.model import Sandwich
+
+FORMAT = 1
+DIGEST_BYTES = 8  # of the SHA-256, written into every bitstream
+MODEL_ARGS = ("task", "pre", "post", "step_init", "colour", "post_only")
+
+
+def file_digest(path: str | Path) -> bytes:
+    return hashlib.sha256(Path(path).read_bytes()).digest()[:DIGEST_BYTES]
+
+
+def export(training_checkpoint: str | Path, out: str | Path, meta: dict | None = None) -> Path:
+    """Lightning .ckpt -> shipped .pt: fp16 weights, model arguments, provenance in `meta`."""
+    ckpt = torch.load(training_checkpoint, map_location="cpu", weights_only=False)
+    hparams = dict(ckpt["hyper_parameters"])
+    state = {}
+    for name, tensor in ckpt["state_dict"].items():
+        if not name.startswith("model."):
+            continue
+        tensor = tensor.detach().cpu()
+        state[name[len("model.") :]] = tensor.half() if tensor.is_floating_point() and tensor.numel() > 1 else tensor
+    document = {
+        "format": FORMAT,
+        "model": {k: hparams[k] for k in MODEL_ARGS if k in hparams},
+        "state_dict": state,
+        "meta": {"global_step": ckpt.get("global_step"), "lmbda": hparams.get("lmbda"), **(meta or {})},
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(document, out)
+    return out
+
+
+def load(path: str | Path) -> tuple[Sandwich, dict]:
+    """(fp32 Sandwich in eval mode, meta with `digest` and `learned_step` added)."""
+    document = torch.load(path, map_location="cpu", weights_only=True)
+    if document.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown checkpoint format {document.get('format')!r}")
+    model = Sandwich(**document["model"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in document["state_dict"].items()})
+    model.eval()
+    meta = dict(document["meta"], digest=file_digest(path), learned_step=float(model.proxy.step.detach()))
+    return model, meta

@@ -1,0 +1,113 @@
+"""A trained sandwich (or post-only network) as a Method: pre-process -> real codec -> post-process.
+
+The bitstream is the codec's standard file (JPEG with a flat quantization table, or HEIC) of the
+8-bit bottleneck, with the project header inside it; the header's two layers name the model (its
+λ key) and carry the first bytes of the checkpoint's SHA-256, so a decoder holding other weights
+refuses the file. One method holds several λ models: a rate point is "<model>/<codec setting>",
+and the evaluator's Pareto frontier across them is the method's RD curve, as in the paper.
+
+JPEG settings sweep the flat step Δ′ around each model's learned Δ (`step_factors`, Δ′ =
+max(1, round(Δ·f))) or over an explicit list (`settings`, e.g. the post-only ablation's grid);
+HEIC settings are qualities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from sandwich import checkpoint
+from sandwich.bitstream import Header, unpack
+from sandwich.codecs.base import DecodeError, Method
+
+_DOMAIN = {"hdr": ("hdr16", np.uint16), "sr": ("sr8", np.uint8)}
+
+
+class SandwichMethod(Method):
+    def __init__(
+        self,
+        name: str,
+        codec: Method,
+        checkpoints: Mapping[str, str],
+        step_factors: Sequence[float] | None = None,
+        settings: Sequence[int] | None = None,
+        root: str | Path = ".",
+    ):
+        if not codec.can_embed_header or codec.domain != "rgb8":
+            raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
+        if (step_factors is None) == (settings is None):
+            raise ValueError(f"{name}: give exactly one of step_factors (flat JPEG) and settings")
+        if step_factors is not None and codec.rate_param != "step":
+            raise ValueError(f"{name}: step_factors sweep a flat-table JPEG, not {codec.name}")
+        self.name, self.codec = name, codec
+        self.rate_param = f"model/{codec.rate_param}"
+        self.models, self.meta, self.paths = {}, {}, {}
+        for key, path in checkpoints.items():
+            if "/" in key:
+                raise ValueError(f"{name}: model key {key!r} may not contain '/'")
+            self.paths[key] = Path(root) / path
+            self.models[key], self.meta[key] = checkpoint.load(self.paths[key])
+        tasks = {model.task for model in self.models.values()}
+        if len(tasks) != 1:
+            raise ValueError(f"{name}: checkpoints mix tasks {sorted(tasks)}")
+        self.task = tasks.pop()
+        self.domain, self.dtype = _DOMAIN[self.task]
+        points = []
+        for key in self.models:
+            if settings is not None:
+                grid = list(settings)
+            else:
+                learned = self.meta[key]["learned_step"]
+                grid = sorted({max(1, round(learned * f)) for f in step_factors}, reverse=True)
+            points += [f"{key}/{s}" for s in grid]
+        self.rate_points = tuple(points)
+        self._cache: tuple[bytes, np.ndarray] | None = None
+
+    @property
+    def description(self) -> str:
+        models = ", ".join(
+            f"{k}: {self.paths[k].name} (λ={m.get('lmbda')}, learned Δ={m['learned_step']:.2f}, "
+            f"{m.get('global_step')} steps, sha256 {m['digest'].hex()})"
+            for k, m in self.meta.items()
+        )
+        kind = "post-only" if next(iter(self.models.values())).pre is None else "pre+post"
+        return f"{self.task.upper()} sandwich ({kind}); models {models}; codec: {self.codec.description}"
+
+    def _split(self, rate_point) -> tuple[str, int]:
+        key, _, setting = str(rate_point).partition("/")
+        if key not in self.models or not setting:
+            raise ValueError(f"{self.name}: rate point {rate_point!r} is not '<model>/<setting>' of {list(self.models)}")
+        return key, int(setting)
+
+    def bottleneck(self, image: np.ndarray, key: str) -> np.ndarray:
+        """The pre-processor's uint8 bottleneck; the last one is cached (a sweep re-uses it)."""
+        tag = hashlib.blake2b(image.tobytes(), digest_size=16, key=key.encode()).digest() + bytes(image.shape)
+        if self._cache is None or self._cache[0] != tag:
+            self._cache = (tag, self.models[key].encode_image(image))
+        return self._cache[1]
+
+    def _encode(self, image, rate_point):
+        key, setting = self._split(rate_point)
+        header = Header(self.name, *image.shape[:2], [key.encode(), self.meta[key]["digest"]]).pack()
+        return self.codec.encode_with_header(self.bottleneck(image, key), setting, header)
+
+    def _decode(self, data):
+        decoded, packed = self.codec.decode_with_header(data, self.name)
+        header = unpack(packed, self.name)
+        if len(header.layers) != 2:
+            raise DecodeError(self.name, "header lacks the model key and checkpoint digest")
+        key, digest = header.layers[0].decode(errors="replace"), header.layers[1]
+        if key not in self.models:
+            raise DecodeError(self.name, f"made by model {key!r}, which this method does not hold")
+        if digest != self.meta[key]["digest"]:
+            raise DecodeError(
+                self.name, f"made by checkpoint {digest.hex()} of {key!r}; loaded is {self.meta[key]['digest'].hex()}"
+            )
+        factor = 2 if self.task == "sr" else 1
+        expected = (-(-header.height // factor), -(-header.width // factor))
+        if decoded.shape[:2] != expected:
+            raise DecodeError(self.name, f"bottleneck is {decoded.shape[:2]}, header implies {expected}")
+        return self.models[key].decode_image(decoded, header.height, header.width, self.dtype)

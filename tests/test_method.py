@@ -1,0 +1,120 @@
+"""The sandwich as a Method: shipped checkpoints, real bitstreams, identity of the weights."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sandwich import checkpoint
+from sandwich.codecs.base import DecodeError
+from sandwich.codecs.heic import HEIC
+from sandwich.codecs.jpeg import JPEG, decode_jpeg8
+from sandwich.method import SandwichMethod
+from sandwich.module import SandwichModule
+
+SMALL = {"encoder": [8, 16], "decoder": [32, 16, 8]}
+
+
+def _training_checkpoint(path, task="hdr", seed=0, **kwargs):
+    """A Lightning-style checkpoint of a module with random (non-identity) weights."""
+    colour = "rgb" if task == "hdr" else "ycbcr"
+    module = SandwichModule(task=task, pre=SMALL, post=SMALL, colour=colour, channels_last=False, **kwargs)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.model.named_parameters():
+            if name != "proxy.q":
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.05)
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "global_step": 7}, path)
+    return path
+
+
+@pytest.fixture
+def hdr_method(tmp_path):
+    ckpt = checkpoint.export(_training_checkpoint(tmp_path / "a.ckpt", step_init=5.0), tmp_path / "a.pt")
+    codec = JPEG(table="flat", keep_rgb=True)
+    return SandwichMethod("sandwich_test", codec, {"lam1": str(ckpt)}, step_factors=[0.5, 1.0, 2.0])
+
+
+def test_export_is_fp16_and_loads_the_same_function(tmp_path, hdr_image):
+    ckpt = _training_checkpoint(tmp_path / "a.ckpt")
+    shipped = checkpoint.export(ckpt, tmp_path / "a.pt", meta={"command": "x"})
+    model, meta = checkpoint.load(shipped)
+    document = torch.load(shipped, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in document["state_dict"].values() if v.numel() > 1 and v.is_floating_point())
+    assert meta["global_step"] == 7 and meta["command"] == "x" and len(meta["digest"]) == checkpoint.DIGEST_BYTES
+    original = SandwichModule(**{k: v for k, v in torch.load(ckpt, weights_only=False)["hyper_parameters"].items()})
+    original.load_state_dict(torch.load(ckpt, weights_only=False)["state_dict"])
+    original.model.eval()
+    crop = hdr_image[:48, :40]
+    a, b = original.model.encode_image(crop).astype(int), model.encode_image(crop).astype(int)
+    assert np.abs(a - b).max() <= 1 and np.mean(a != b) < 0.05  # fp16 weights: at most a rare 1-level flip
+
+
+def test_rate_points_sweep_around_the_learned_step(hdr_method):
+    learned = hdr_method.meta["lam1"]["learned_step"]
+    assert learned == pytest.approx(5.0, abs=1e-4)
+    assert hdr_method.rate_points == ("lam1/10", "lam1/5", "lam1/2")
+
+
+def test_decode_equals_the_models_own_path_and_is_a_standard_jpeg(hdr_method, hdr_image):
+    image = hdr_image[:50, :42]
+    height, width = image.shape[:2]
+    data = hdr_method.encode(image, "lam1/5")
+    model = hdr_method.models["lam1"]
+    expected = model.decode_image(decode_jpeg8(data), height, width, np.uint16)
+    assert np.array_equal(hdr_method.decode(data), expected)
+    with Image.open(io.BytesIO(data)) as viewer:  # any viewer shows the bottleneck
+        assert viewer.format == "JPEG" and viewer.size == (width, height)
+    assert len(hdr_method.encode(image, "lam1/10")) < len(data)
+
+
+def test_a_reloaded_checkpoint_decodes_an_old_bitstream_identically(hdr_method, hdr_image):
+    data = hdr_method.encode(hdr_image[:40, :40], "lam1/5")
+    first = hdr_method.decode(data)
+    again = SandwichMethod(
+        "sandwich_test", hdr_method.codec, {"lam1": str(hdr_method.paths["lam1"])}, step_factors=[1.0]
+    )
+    assert np.array_equal(again.decode(data), first)
+
+
+def test_other_weights_under_the_same_key_are_refused(hdr_method, hdr_image, tmp_path):
+    data = hdr_method.encode(hdr_image[:40, :40], "lam1/5")
+    other = checkpoint.export(_training_checkpoint(tmp_path / "b.ckpt", seed=1, step_init=5.0), tmp_path / "b.pt")
+    impostor = SandwichMethod("sandwich_test", hdr_method.codec, {"lam1": str(other)}, step_factors=[1.0])
+    with pytest.raises(DecodeError, match="checkpoint"):
+        impostor.decode(data)
+    with pytest.raises(DecodeError):
+        hdr_method.decode(data[: len(data) // 2])
+
+
+def test_sr_sandwich_over_heic_round_trip(tmp_path, sr_image):
+    ckpt = checkpoint.export(_training_checkpoint(tmp_path / "s.ckpt", task="sr"), tmp_path / "s.pt")
+    method = SandwichMethod("sandwich_sr_test", HEIC(), {"lam": str(ckpt)}, settings=[50, 90])
+    image = sr_image[:45, :38]
+    data = method.encode(image, "lam/90")
+    decoded = method.decode(data)
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    assert np.array_equal(method.decode(data), decoded)
+    assert method.rate_points == ("lam/50", "lam/90")
+
+
+def test_post_only_checkpoint_bottleneck_is_plain_truncation(tmp_path, hdr_image):
+    from baselines.truncation import truncate
+
+    ckpt = checkpoint.export(_training_checkpoint(tmp_path / "p.ckpt", post_only=True), tmp_path / "p.pt")
+    method = SandwichMethod("post_only_test", JPEG(table="flat", keep_rgb=True), {"p": str(ckpt)}, settings=[4])
+    image = hdr_image[:33, :29]
+    assert np.array_equal(method.bottleneck(image, "p"), truncate(image, 8))
+    assert method.decode(method.encode(image, "p/4")).shape == image.shape
+
+
+def test_bad_configuration_is_refused(tmp_path):
+    ckpt = checkpoint.export(_training_checkpoint(tmp_path / "a.ckpt"), tmp_path / "a.pt")
+    with pytest.raises(ValueError, match="exactly one"):
+        SandwichMethod("x", JPEG(table="flat"), {"a": str(ckpt)})
+    with pytest.raises(ValueError, match="flat-table"):
+        SandwichMethod("x", JPEG(), {"a": str(ckpt)}, step_factors=[1.0])
