@@ -7,7 +7,7 @@ export SANDWICH_DATA ?= $(abspath ../shared/data)
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install test test-full bench plot clean
+.PHONY: help install test test-full bench speed plot clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test-full: $(STAMP)  ## all tests, including slow ones and the notebook
 
 bench: $(STAMP)  ## every method in conf/bench.yaml on the shared test sets -> results/
 	$(PY) -m sandwich.bench
+
+speed: $(STAMP)  ## sandwich encode+decode of a 1024x1024 HDR image vs 10-bit HEIC, with the ratio
+	$(PY) -m sandwich.speed
 
 plot: $(STAMP)  ## redraw RD plots and BD tables from results/*.json
 	$(PY) -m sandwich.bench plot_only=true

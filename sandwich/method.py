@@ -84,7 +84,7 @@ class SandwichMethod(Method):
 
     def bottleneck(self, image: np.ndarray, key: str) -> np.ndarray:
         """The pre-processor's uint8 bottleneck; the last one is cached (a sweep re-uses it)."""
-        tag = hashlib.blake2b(image.tobytes(), digest_size=16, key=key.encode()).digest() + bytes(image.shape)
+        tag = hashlib.blake2b(f"{key}|{image.shape}|{image.dtype}".encode() + image.tobytes(), digest_size=16).digest()
         if self._cache is None or self._cache[0] != tag:
             self._cache = (tag, self.models[key].encode_image(image))
         return self._cache[1]

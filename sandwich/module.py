@@ -49,6 +49,7 @@ class SandwichModule(L.LightningModule):
         channels_last: bool = True,
         post_only: bool = False,
         post_only_steps: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16),
+        rd_results: str = "results",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -127,7 +128,7 @@ class SandwichModule(L.LightningModule):
             restored = self.model.decode_image(decode_jpeg8(data), height, width, dtype)
             psnrs.append(psnr(image, restored, peak))
             sizes.append(len(data))
-            baseline.append(_baseline_psnr(image, self.hparams.task, step, keep_rgb))
+            baseline.append(_baseline(image, self.hparams.task, step, keep_rgb))
         # the real JPEG just made is the one the rate fit would encode again: reuse its size
         bits = torch.tensor(sizes, dtype=torch.float32, device=batch.device) * 8
         _, proxy_stats = self._objective(batch, real_bits=bits)
@@ -135,8 +136,9 @@ class SandwichModule(L.LightningModule):
         stats = {
             "psnr": float(np.mean(psnrs)),
             "bpp": float(bits.mean()) / (height * width),
-            "psnr_baseline": float(np.mean(baseline)),
-            "gain_db": float(np.mean(psnrs) - np.mean(baseline)),
+            "psnr_baseline": float(np.mean([b[0] for b in baseline])),
+            "bpp_baseline": 8 * float(np.mean([b[1] for b in baseline])) / (height * width),
+            "gain_db": float(np.mean(psnrs) - np.mean([b[0] for b in baseline])),
             "proxy_psnr": float(proxy_stats["psnr"]),
             "loss": float(proxy_stats["loss"]),
         }
@@ -147,6 +149,20 @@ class SandwichModule(L.LightningModule):
         # one readable line per validation in the run's log, beside the logger's dashboards
         metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
         log.info("step %d: %s", self.global_step, ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+        if hasattr(self.logger, "log_image") and "val/psnr" in metrics and not self.trainer.sanity_checking:
+            from sandwich.rd import validation_figure
+
+            figure = validation_figure(
+                self.hparams.rd_results,
+                self.hparams.task,
+                {
+                    f"this model, Δ={self.model.proxy.step.item():.2f}": (metrics["val/bpp"], metrics["val/psnr"]),
+                    "codec-only baseline, same Δ": (metrics["val/bpp_baseline"], metrics["val/psnr_baseline"]),
+                },
+                title=f"step {self.global_step}",
+            )
+            self.logger.log_image(key="val/rd", images=[figure], step=self.global_step)
+            figure.clf()
 
     def configure_optimizers(self):
         networks = [p for n, p in self.model.named_parameters() if not n.startswith("proxy.")]
@@ -161,14 +177,15 @@ class SandwichModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def _baseline_psnr(image: np.ndarray, task: str, step: int, keep_rgb: bool) -> float:
-    """The codec-only baseline at the same flat step: truncation+midpoint, or bicubic+Lanczos."""
+def _baseline(image: np.ndarray, task: str, step: int, keep_rgb: bool) -> tuple[float, int]:
+    """(PSNR, JPEG bytes) of the codec-only baseline at the same flat step: truncation+midpoint,
+    or bicubic+Lanczos."""
     if task == "hdr":
         from baselines.truncation import midpoint, truncate
 
-        decoded = decode_jpeg8(encode_jpeg8(truncate(image, 8), flat_step=step, keep_rgb=keep_rgb))
-        return psnr(image, midpoint(decoded, 8), 65535)
+        data = encode_jpeg8(truncate(image, 8), flat_step=step, keep_rgb=keep_rgb)
+        return psnr(image, midpoint(decode_jpeg8(data), 8), 65535), len(data)
     from baselines.resample import downsample, upsample
 
-    decoded = decode_jpeg8(encode_jpeg8(downsample(image), flat_step=step, keep_rgb=keep_rgb))
-    return psnr(image, upsample(decoded, *image.shape[:2]), 255)
+    data = encode_jpeg8(downsample(image), flat_step=step, keep_rgb=keep_rgb)
+    return psnr(image, upsample(decode_jpeg8(data), *image.shape[:2]), 255), len(data)

@@ -117,7 +117,8 @@ def plot_rd(
     hline: tuple[float, str] | None = None,
     xlim: tuple[float, float] | None = None,
 ):
-    """One RD figure: every method's mean curve; optional horizontal reference line."""
+    """One RD figure: every method's mean curve (Pareto line, dominated points hollow); optional
+    horizontal reference line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,8 +129,17 @@ def plot_rd(
     colours = plt.get_cmap("tab20").colors  # distinct colours for up to 20 methods
     for i, (name, res) in enumerate(results.items()):
         x, y = curve(res, metric)
-        if len(x):
-            ax.plot(x, y, marker=markers[i % len(markers)], ms=4, lw=1.3, color=colours[(2 * i) % 20 + (2 * i) // 20], label=name)
+        if not len(x):
+            continue
+        # the line is the Pareto front (what BD uses; across the λ models of a sandwich);
+        # dominated points stay visible as hollow markers
+        fx, fy = pareto_front(x, y)
+        style = dict(marker=markers[i % len(markers)], color=colours[(2 * i) % 20 + (2 * i) // 20])
+        ax.plot(fx, fy, ms=4, lw=1.3, label=name, **style)
+        on_front = set(zip(fx.tolist(), fy.tolist()))
+        dominated = [(a, b) for a, b in zip(x.tolist(), y.tolist()) if (a, b) not in on_front]
+        if dominated:
+            ax.plot(*zip(*dominated), ms=4, ls="none", mfc="none", alpha=0.6, **style)
     if hline is not None:
         ax.axhline(hline[0], color="k", ls="--", lw=1, label=hline[1])
     ax.set_xlabel("bits per pixel (complete bitstream)")
@@ -143,4 +153,22 @@ def plot_rd(
     if path is not None:
         fig.savefig(path, dpi=120)
         plt.close(fig)
+    return fig
+
+
+VALIDATION_BASELINES = {"hdr": ("truncation_jpeg", "truncation_jpeg_flat"), "sr": ("bicubic_jpeg", "jpeg_full")}
+
+
+def validation_figure(results_dir, task: str, points: dict[str, tuple[float, float]], title: str = ""):
+    """Training's RD figure: the bench's baseline curves (test set, from `results_dir/<task>`) and
+    this validation's real-codec points (validation crops: a different image set, so compare the
+    points with each other and read the curves for shape and scale)."""
+    results = load_results(Path(results_dir) / task)
+    fig = plot_rd({k: results[k] for k in VALIDATION_BASELINES[task] if k in results}, "psnr", None)
+    ax = fig.axes[0]
+    for (label, (bpp, quality)), marker in zip(points.items(), "*Xo"):
+        ax.plot([bpp], [quality], marker=marker, ms=12, ls="none", label=f"{label} (validation crops)")
+    ax.legend(fontsize=8)
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"{title} — curves: {task}/test bench results" if results else title)
     return fig

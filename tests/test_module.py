@@ -37,3 +37,20 @@ def test_fit_steps_and_real_codec_validation(task, colour):
         assert key in metrics and torch.isfinite(metrics[key]), key
     assert metrics["val/bpp"] > 0 and metrics["val/psnr"] > 20
     assert module.model.proxy.step.item() != step_before  # Δ is learned
+
+
+def test_validation_figure_draws_bench_curves_and_points(tmp_path):
+    import json
+
+    from sandwich.rd import validation_figure
+
+    (tmp_path / "hdr").mkdir()
+    curve = [{"rate_point": q, "bpp": b, "psnr": p} for q, b, p in [(50, 1.0, 40.0), (90, 3.0, 45.0), (95, 2.5, 44.0), (99, 3.5, 44.5)]]
+    (tmp_path / "hdr" / "truncation_jpeg.json").write_text(json.dumps({"name": "truncation_jpeg", "curve": curve}))
+    fig = validation_figure(tmp_path, "hdr", {"model": (2.0, 44.5), "baseline": (2.2, 43.0)}, title="step 5")
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "truncation_jpeg" in labels and any(label.startswith("model") for label in labels)
+    front = next(line for line in fig.axes[0].get_lines() if line.get_label() == "truncation_jpeg")
+    assert list(front.get_xdata()) == [1.0, 2.5, 3.0]  # the Pareto line; (3.5, 44.5) is dominated
+    hollow = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("_") and len(line.get_xdata()) == 1]
+    assert any(list(line.get_xdata()) == [3.5] for line in hollow)
