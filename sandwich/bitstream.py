@@ -37,36 +37,38 @@ class Header:
         return b"".join(out)
 
 
-def unpack(data: bytes, method: str) -> Header:
-    """Parse a packed header; `method` is who expects it (named in every error)."""
+def unpack(data: bytes, method: str | None) -> Header:
+    """Parse a packed header; `method` is who expects it (named in every error, and the writer
+    must match it); None reads a header of any method (`sandwich info`)."""
+    who = method or "header"
     if len(data) < 6 or data[:4] != MAGIC:
-        raise DecodeError(method, "not a sandwich bitstream (bad magic)")
+        raise DecodeError(who, "not a sandwich bitstream (bad magic)")
     version, n = struct.unpack_from(">BB", data, 4)
     if version != FORMAT_VERSION:
-        raise DecodeError(method, f"unsupported format version {version}")
+        raise DecodeError(who, f"unsupported format version {version}")
     pos = 6
     if len(data) < pos + n + 9:
-        raise DecodeError(method, "truncated header")
+        raise DecodeError(who, "truncated header")
     found = data[pos : pos + n].decode(errors="replace")
-    if found != method:
-        raise DecodeError(method, f"bitstream was written by {found!r}")
+    if method is not None and found != method:
+        raise DecodeError(who, f"bitstream was written by {found!r}")
     pos += n
     height, width, n_layers = struct.unpack_from(">IIB", data, pos)
     pos += 9
     if not (0 < height < 1 << 16 and 0 < width < 1 << 16):
-        raise DecodeError(method, f"implausible image shape {height}x{width}")
+        raise DecodeError(who, f"implausible image shape {height}x{width}")
     layers = []
     for i in range(n_layers):
         if len(data) < pos + 4:
-            raise DecodeError(method, f"truncated before layer {i}")
+            raise DecodeError(who, f"truncated before layer {i}")
         (size,) = struct.unpack_from(">I", data, pos)
         pos += 4
         if len(data) < pos + size:
-            raise DecodeError(method, f"layer {i} truncated ({len(data) - pos} of {size} bytes)")
+            raise DecodeError(who, f"layer {i} truncated ({len(data) - pos} of {size} bytes)")
         layers.append(data[pos : pos + size])
         pos += size
     if pos != len(data):
-        raise DecodeError(method, f"{len(data) - pos} trailing bytes")
+        raise DecodeError(who, f"{len(data) - pos} trailing bytes")
     return Header(found, height, width, layers)
 
 
@@ -110,7 +112,7 @@ def embed_in_jpeg(jpeg: bytes, header: bytes) -> bytes:
     return jpeg[:at] + segments + jpeg[at:]
 
 
-def extract_from_jpeg(jpeg: bytes, method: str) -> tuple[bytes, bytes]:
+def extract_from_jpeg(jpeg: bytes, method: str | None) -> tuple[bytes, bytes]:
     """Return (packed header, the JPEG without its segments); errors name `method`."""
     parts, kept, pos = [], [], 0
     try:
@@ -127,8 +129,8 @@ def extract_from_jpeg(jpeg: bytes, method: str) -> tuple[bytes, bytes]:
             kept.append(jpeg[pos:start])
             pos = end
     except ValueError as err:
-        raise DecodeError(method, str(err)) from err
+        raise DecodeError(method or "header", str(err)) from err
     if not parts:
-        raise DecodeError(method, "JPEG carries no sandwich header (APP15)")
+        raise DecodeError(method or "header", "JPEG carries no sandwich header (APP15)")
     kept.append(jpeg[pos:])
     return b"".join(parts), b"".join(kept)

@@ -24,6 +24,7 @@ from sandwich.bitstream import Header, unpack
 from sandwich.codecs.base import DecodeError, Method
 
 _DOMAIN = {"hdr": ("hdr16", np.uint16), "sr": ("sr8", np.uint8)}
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # checkpoint paths in conf/ are relative to it
 
 
 class SandwichMethod(Method):
@@ -34,7 +35,7 @@ class SandwichMethod(Method):
         checkpoints: Mapping[str, str],
         step_factors: Sequence[float] | None = None,
         settings: Sequence[int] | None = None,
-        root: str | Path = ".",
+        root: str | Path = PROJECT_ROOT,
     ):
         if not codec.can_embed_header or codec.domain != "rgb8":
             raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")

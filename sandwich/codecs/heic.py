@@ -65,11 +65,13 @@ def decode_heic(data: bytes, bits: int = 8) -> tuple[np.ndarray, bytes | None]:
         raise ValueError(f"expected RGB, file has shape {image.shape}")
     if bits > 8:
         image = image >> (16 - bits)
-    metadata = next(
-        (m["data"] for m in heif.info.get("metadata", []) if m.get("type") == METADATA_TYPE),
-        None,
-    )
-    return np.ascontiguousarray(image), metadata
+    return np.ascontiguousarray(image), read_heic_header(data)
+
+
+def read_heic_header(data: bytes) -> bytes | None:
+    """The embedded project header item of a HEIC file, without decoding its image."""
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
+    return next((m["data"] for m in heif.info.get("metadata", []) if m.get("type") == METADATA_TYPE), None)
 
 
 def versions() -> str:

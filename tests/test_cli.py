@@ -1,0 +1,136 @@
+"""The command-line codec: round trips equal the evaluator's decode, files are standard, errors are clear."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import METHODS
+from PIL import Image
+
+from sandwich.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, build_method, main
+from sandwich.images import load_for_domain, read_image
+
+BARE = {"heic10", "heic12", "avif10", "avif12", "jxl", "ultrahdr", "jpeg_full", "heic_full"}  # the codec's own file, no project header
+
+
+def _input_for(method, data_root):
+    task = "hdr" if method.domain == "hdr16" else "sr"
+    return next((data_root / task / "test").iterdir())
+
+
+@pytest.mark.parametrize("name", ["truncation_jpeg", "sandwich_hdr_jpeg", "bicubic_jpeg"])
+def test_round_trip_equals_the_evaluators_decode(name, data_root, tmp_path, capsys):
+    method = build_method(name)
+    source = _input_for(method, data_root)
+    point = method.rate_points[len(method.rate_points) // 2]
+    out = tmp_path / "x.bin"
+    assert main(["compress", str(source), str(out), "--method", name, "--rate-point", str(point), "--metrics"]) == EXIT_OK
+    assert "bpp" in capsys.readouterr().out
+    assert main(["decompress", str(out), str(tmp_path / "y.png")]) == EXIT_OK
+    expected = method.decode(method.encode(load_for_domain(source, method.domain), point))
+    assert np.array_equal(read_image(tmp_path / "y.png"), expected)
+
+
+def test_hdr_decompress_to_exr_is_linear(data_root, tmp_path):
+    source = data_root / "hdr" / "test" / "a.exr"
+    assert main(["compress", str(source), str(tmp_path / "a.jpg"), "--method", "truncation_jpeg_flat"]) == EXIT_OK
+    assert main(["decompress", str(tmp_path / "a.jpg"), str(tmp_path / "a.exr")]) == EXIT_OK
+    linear = read_image(tmp_path / "a.exr")
+    assert linear.dtype == np.float32 and linear.shape == read_image(source).shape and linear.min() >= 0
+
+
+def test_a_sandwich_file_is_a_standard_jpeg(data_root, tmp_path, capsys):
+    out = tmp_path / "s.jpg"
+    assert main(["compress", str(data_root / "hdr" / "test" / "a.exr"), str(out), "--method", "sandwich_hdr_jpeg"]) == 0
+    with Image.open(io.BytesIO(out.read_bytes())) as viewer:
+        viewer.load()
+        assert viewer.format == "JPEG" and viewer.mode == "RGB"
+    if shutil.which("djpeg"):
+        assert subprocess.run(["djpeg", str(out)], capture_output=True).returncode == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "sandwich_hdr_jpeg" in text and "checkpoint" in text and "standard:  yes" in text
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_info_on_every_methods_file(name, data_root, tmp_path, capsys):
+    method = build_method(name)
+    out = tmp_path / "f.bin"
+    assert main(["compress", str(_input_for(method, data_root)), str(out), "--method", name]) == EXIT_OK
+    capsys.readouterr()
+    main(["info", str(out)])
+    text = capsys.readouterr().out
+    assert (f"method:    {name}" in text) != (name in BARE)
+    if name in BARE:  # decompress needs to be told the method
+        assert main(["decompress", str(out), str(tmp_path / "g.png")]) == EXIT_INPUT
+        assert "--method" in capsys.readouterr().err
+        assert main(["decompress", str(out), str(tmp_path / "g.png"), "--method", name]) == EXIT_OK
+
+
+def test_target_bpp_picks_the_closest_grid_point(data_root, tmp_path, capsys):
+    source = data_root / "hdr" / "test" / "a.exr"
+    method = build_method("truncation_jpeg_flat")
+    image = load_for_domain(source, "hdr16")
+    rates = {p: 8 * len(method.encode(image, p)) / image[..., 0].size for p in method.rate_points}
+    target = 3.3
+    assert main(["compress", str(source), str(tmp_path / "t.jpg"), "--method", "truncation_jpeg_flat", "--target-bpp", str(target)]) == 0
+    written = 8 * (tmp_path / "t.jpg").stat().st_size / image[..., 0].size
+    assert abs(written - target) == pytest.approx(min(abs(r - target) for r in rates.values()))
+
+
+def test_bad_inputs_exit_1_with_one_clear_line(data_root, tmp_path, capsys):
+    good = tmp_path / "good.jpg"
+    assert main(["compress", str(data_root / "hdr" / "test" / "a.exr"), str(good), "--method", "sandwich_hdr_jpeg"]) == 0
+    data = good.read_bytes()
+    corrupted = bytearray(data)
+    corrupted[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    cases = {
+        "missing.jpg": None,
+        "truncated.jpg": data[: len(data) // 3],
+        "foreign.png": (data_root / "sr" / "test" / "a.png").read_bytes(),
+        "noise.jpg": bytes(np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8)),
+        "corrupted.jpg": bytes(corrupted),
+    }
+    for file, content in cases.items():
+        if content is not None:
+            (tmp_path / file).write_bytes(content)
+        capsys.readouterr()
+        code = main(["decompress", str(tmp_path / file), str(tmp_path / "out.png")])
+        err = capsys.readouterr().err
+        if file == "corrupted.jpg" and code == EXIT_OK:
+            continue  # a JPEG with damaged entropy data may still decode (to a damaged image)
+        assert code == EXIT_INPUT, file
+        assert err.startswith("sandwich decompress:") and "Traceback" not in err and err.count("\n") == 1, err
+    capsys.readouterr()
+    assert main(["compress", str(tmp_path / "foreign.png"), str(tmp_path / "o.jpg"), "--method", "truncation_jpeg"]) == EXIT_INPUT
+    assert main(["compress", str(good), str(tmp_path / "o.jpg"), "--method", "no_such_method"]) == EXIT_USAGE
+
+
+def test_unknown_checkpoint_hash_is_refused(data_root, tmp_path, capsys):
+    out = tmp_path / "s.jpg"
+    assert main(["compress", str(data_root / "hdr" / "test" / "a.exr"), str(out), "--method", "sandwich_hdr_jpeg"]) == 0
+    method = build_method("sandwich_hdr_jpeg")
+    digests = [meta["digest"] for meta in method.meta.values()]
+    data = out.read_bytes()
+    digest = next(d for d in digests if d in data)
+    out.write_bytes(data.replace(digest, bytes(b ^ 0xFF for b in digest)))
+    capsys.readouterr()
+    assert main(["decompress", str(out), str(tmp_path / "x.png")]) == EXIT_INPUT
+    assert "checkpoint" in capsys.readouterr().err
+
+
+def test_methods_lists_every_method(capsys):
+    assert main(["methods"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert all(name in text for name in METHODS) and "unavailable" not in text
+
+
+def test_python_dash_m_sandwich_is_the_same_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sandwich", "info", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == EXIT_INPUT and result.stderr.startswith("sandwich info:")
