@@ -1,0 +1,54 @@
+"""Ship a trained model: `python -m sandwich.export RUN/checkpoints/last.ckpt checkpoints/NAME.pt`.
+
+Writes the fp16, self-describing checkpoint (sandwich/checkpoint.py) with its provenance: the run's
+exact Hydra overrides, steps, training wall time, device, and any stage it was started from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+import torch
+import yaml
+
+from sandwich import checkpoint
+
+
+def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
+    run_dir = training_checkpoint.resolve().parent.parent
+    hydra_dir = run_dir / ".hydra"
+    overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
+    config = yaml.safe_load((hydra_dir / "config.yaml").read_text()) if hydra_dir.is_dir() else {}
+    started = (hydra_dir / "config.yaml").stat().st_mtime if hydra_dir.is_dir() else None
+    wall = training_checkpoint.stat().st_mtime - started if started else None
+    accelerator = config.get("trainer", {}).get("accelerator", "?")
+    device = f"{accelerator}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    if accelerator != "cpu" and torch.cuda.is_available():
+        device = f"{accelerator}: {torch.cuda.get_device_name()}"
+    return {
+        "command": "python -m sandwich.train " + " ".join(overrides),
+        "run_dir": os.path.relpath(run_dir),
+        "wall_time_s": round(wall, 1) if wall else None,
+        "device": device,
+        "threads": config.get("threads"),
+        "started_from": stage1,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("training_checkpoint", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--stage1", help="the checkpoint this run was initialised from (init_from)")
+    args = parser.parse_args()
+    path = checkpoint.export(args.training_checkpoint, args.out, provenance(args.training_checkpoint, args.stage1))
+    model, meta = checkpoint.load(path)
+    print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, step {meta['global_step']}, learned Δ {meta['learned_step']:.3f}, "
+          f"sha256 {meta['digest'].hex()}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
