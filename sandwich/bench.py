@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import hydra
+import numpy as np
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -67,6 +68,47 @@ def splice_readme(readme: Path, body: str) -> None:
     readme.write_text(text[: start + len(MARKERS[0])] + "\n" + body + "\n" + text[end:])
 
 
+def codec_example(method_name: str, data_root: Path, out: Path) -> Path:
+    """README's picture: the first HDR test image, the sandwich file as any JPEG viewer shows it
+    (the 8-bit bottleneck), and the sandwich decode of the same file; the two HDR images are shown
+    by their PQ code values' top 8 bits (PQ as a display curve, the same view for both)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from hydra.utils import instantiate
+    from PIL import Image
+
+    from sandwich.images import list_images, load_hdr16
+
+    method = instantiate(compose(config_name="eval", overrides=[f"method={method_name}"]).method, _convert_="all")
+    path = list_images(data_root / "hdr" / "test")[0]
+    source = load_hdr16(path)
+    point = method.rate_points[len(method.rate_points) // 2]
+    data = method.encode(source, point)
+    with Image.open(io.BytesIO(data)) as viewer:
+        shown = np.asarray(viewer.convert("RGB"))
+    decoded = method.decode(data)
+    bpp = 8 * len(data) / (source.shape[0] * source.shape[1])
+    panels = [
+        ((source >> 8).astype(np.uint8), f"source {path.name} (PQ, top 8 bits)"),
+        (shown, f"the {len(data) // 1024} KiB file in a plain JPEG viewer"),
+        ((decoded >> 8).astype(np.uint8), f"sandwich decode of that file, {bpp:.2f} bpp (PQ, top 8 bits)"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5 * source.shape[0] / source.shape[1] + 0.6))
+    for ax, (image, title) in zip(axes, panels):
+        ax.imshow(image)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"{method_name} at {method.rate_param}={point}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
 @hydra.main(config_path="../conf", config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     results = Path(cfg.results_dir)
@@ -75,7 +117,6 @@ def main(cfg: DictConfig) -> None:
     logger_choice = HydraConfig.get().runtime.choices.logger
     group = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
     if not cfg.plot_only:
-        started = time.perf_counter()
         timings = {}
         for task, spec in cfg.tasks.items():
             for name in spec.methods:
@@ -96,18 +137,22 @@ def main(cfg: DictConfig) -> None:
                 run(compose(config_name="eval", overrides=overrides))
                 timings[f"{task}/{name}"] = round(time.perf_counter() - t0, 1)
         meta.update(
-            wall_s=round(time.perf_counter() - started, 1) if not cfg.only else meta.get("wall_s"),
             method_wall_s={**meta.get("method_wall_s", {}), **timings},
             cores=os.cpu_count(),
             machine=platform.platform(),
             finished=time.strftime("%Y-%m-%d %H:%M:%S"),
         )
+        # methods run one after another: the bench's time is the sum, also after an `only=` rerun
+        listed = {f"{task}/{name}" for task, spec in cfg.tasks.items() for name in spec.methods}
+        meta["wall_s"] = round(sum(t for k, t in meta["method_wall_s"].items() if k in listed), 1)
         results.mkdir(parents=True, exist_ok=True)
+        if cfg.example_method and (not cfg.only or cfg.example_method in cfg.only):
+            codec_example(cfg.example_method, Path(cfg.data_root), results / "hdr" / "codec_example.png")
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     sections = [summarise(task, results / task, spec.anchor, list(spec.methods)) for task, spec in cfg.tasks.items()]
     minutes = f"{meta['wall_s'] / 60:.1f} min" if meta.get("wall_s") else "not measured"
     body = (
-        f"Measured `make bench` run time (evaluation only, venv present): **{minutes}** on "
+        f"Measured `make bench` run time (sum of the per-method evaluation times, venv present): **{minutes}** on "
         f"{meta.get('cores', '?')} cores ({meta.get('finished', '')}).\n\n" + "\n\n".join(sections)
     )
     (results / "summary.md").write_text(body.replace("](results/", "](") + "\n")

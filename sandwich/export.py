@@ -38,12 +38,35 @@ def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
     }
 
 
+def table(folder: Path) -> str:
+    """Markdown table of every shipped checkpoint under `folder`, from the files' own metadata."""
+    rows = ["| file | MB | λ | learned Δ | steps | wall (min) | device | sha256 (first 8 bytes) | command |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for path in sorted(folder.rglob("*.pt")):
+        model, meta = checkpoint.load(path)
+        lmbda = "— (post-only)" if model.pre is None else f"{meta.get('lmbda'):g}"
+        wall = f"{meta['wall_time_s'] / 60:.1f}" if meta.get("wall_time_s") else "?"
+        start = f" (`init_from` {meta['started_from']})" if meta.get("started_from") else ""
+        rows.append(
+            f"| `{path.relative_to(folder)}` | {path.stat().st_size / 1e6:.2f} | {lmbda} | "
+            f"{meta['learned_step']:.2f} | {meta.get('global_step')} | {wall} | {meta.get('device', '?')} | "
+            f"`{meta['digest'].hex()}` | `{meta.get('command', '?')}`{start} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("training_checkpoint", type=Path)
-    parser.add_argument("out", type=Path)
+    parser.add_argument("training_checkpoint", type=Path, nargs="?")
+    parser.add_argument("out", type=Path, nargs="?")
     parser.add_argument("--stage1", help="the checkpoint this run was initialised from (init_from)")
+    parser.add_argument("--table", type=Path, help="print a markdown table of the checkpoints in this folder")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if not (args.training_checkpoint and args.out):
+        parser.error("give TRAINING_CHECKPOINT and OUT (or --table FOLDER)")
     path = checkpoint.export(args.training_checkpoint, args.out, provenance(args.training_checkpoint, args.stage1))
     model, meta = checkpoint.load(path)
     print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, step {meta['global_step']}, learned Δ {meta['learned_step']:.3f}, "
