@@ -90,6 +90,9 @@ class SandwichMethod(Method):
             self._cache = (tag, self.models[key].encode_image(image))
         return self._cache[1]
 
+    def clear_cache(self) -> None:
+        self._cache = None
+
     def _encode(self, image, rate_point):
         key, setting = self._split(rate_point)
         header = Header(self.name, *image.shape[:2], [key.encode(), self.meta[key]["digest"]]).pack()
