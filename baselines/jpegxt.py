@@ -21,13 +21,11 @@ from abc import abstractmethod
 
 import imagecodecs
 import numpy as np
-import PIL
-from PIL import features
 
 from baselines.tmo import GAMMA, LUMINANCE_FLOOR, itmo_lut, tonemap
 from sandwich.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.codecs.base import DecodeError, Method
-from sandwich.codecs.jpeg import decode_jpeg8, decode_jpeg12, encode_jpeg8, encode_jpeg12
+from sandwich.codecs.jpeg import decode_jpeg8, decode_jpeg12, encode_jpeg8, encode_jpeg12, versions as jpeg_versions
 from sandwich.transfer import REC709_LUMA, luminance, nits_to_pq16, pq16_to_nits
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
@@ -68,7 +66,7 @@ class _JpegXT(Method):
         return (
             f"JPEG XT profile {self.profile}, simplified: base = global Reinhard–Devlin TMO as 8-bit JPEG "
             f"{colour} 4:4:4; extension = {self.extension}; one IJG quality for both layers; "
-            f"Pillow {PIL.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')}), imagecodecs {imagecodecs.__version__}"
+            f"{jpeg_versions()}, imagecodecs {imagecodecs.__version__}"
         )
 
     def _encode(self, image, rate_point):

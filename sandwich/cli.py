@@ -188,9 +188,12 @@ def _method_of(data: bytes, hint: str | None) -> str:
     header = embedded_header(data)
     if header is not None:
         try:
-            return unpack(header, None).method
+            name = unpack(header, None).method
         except DecodeError as err:
             raise UserError(f"corrupted project header: {err.reason}") from err
+        if name not in method_names():  # the file's fault (or another checkout's), not the command line's
+            raise UserError(f"the file was written by method {name!r}, which this checkout does not have")
+        return name
     if hint:
         return hint
     raise UserError(
@@ -245,8 +248,11 @@ def info(args) -> int:
     print(f"format:    {header[len(MAGIC)]} (sandwich bitstream version)")
     print(f"shape:     {parsed.width}x{parsed.height} (decoded image)")
     print(f"header:    {len(header)} bytes, {len(parsed.layers)} layers: {[len(x) for x in parsed.layers]} bytes")
-    if parsed.method.startswith(("sandwich_", "post_only_")) and len(parsed.layers) == 2:
-        print(f"checkpoint: model {parsed.layers[0].decode(errors='replace')!r}, sha256 {parsed.layers[1].hex()}...")
+    if parsed.method in method_names():
+        for line in build_method(parsed.method).describe_layers(parsed.layers):
+            print(line)
+    else:
+        print("note:      this checkout has no such method")
     return EXIT_OK if opens else EXIT_INPUT
 
 

@@ -18,6 +18,8 @@ from sandwich import checkpoint
 
 
 def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
+    """Wall time runs from the run folder's `.hydra/config.yaml` (written at each launch) to the
+    checkpoint file: for a resumed run it counts only the last launch."""
     run_dir = training_checkpoint.resolve().parent.parent
     hydra_dir = run_dir / ".hydra"
     overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
@@ -44,12 +46,14 @@ def table(folder: Path) -> str:
             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for path in sorted(folder.rglob("*.pt")):
         model, meta = checkpoint.load(path)
-        lmbda = "— (post-only)" if model.pre is None else f"{meta.get('lmbda'):g}"
+        post_only = model.pre is None  # no rate term: λ and Δ were not trained
+        lmbda = "— (post-only)" if post_only else f"{meta.get('lmbda'):g}"
+        step = "—" if post_only else f"{meta['learned_step']:.2f}"
         wall = f"{meta['wall_time_s'] / 60:.1f}" if meta.get("wall_time_s") else "?"
         start = f" (`init_from` {meta['started_from']})" if meta.get("started_from") else ""
         rows.append(
             f"| `{path.relative_to(folder)}` | {path.stat().st_size / 1e6:.2f} | {lmbda} | "
-            f"{meta['learned_step']:.2f} | {meta.get('global_step')} | {wall} | {meta.get('device', '?')} | "
+            f"{step} | {meta.get('global_step')} | {wall} | {meta.get('device', '?')} | "
             f"`{meta['digest'].hex()}` | `{meta.get('command', '?')}`{start} |"
         )
     return "\n".join(rows)

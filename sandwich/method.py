@@ -90,6 +90,15 @@ class SandwichMethod(Method):
             self._cache = (tag, self.models[key].encode_image(image))
         return self._cache[1]
 
+    def describe_layers(self, layers: list[bytes]) -> list[str]:
+        if len(layers) != 2:
+            return ["checkpoint: missing from the header"]
+        key, digest = layers[0].decode(errors="replace"), layers[1]
+        held = self.meta.get(key, {}).get("digest")
+        status = "this checkout holds it" if held == digest else "NOT the checkpoint this checkout holds"
+        return [f"checkpoint: model {key!r} ({self.paths[key] if key in self.paths else 'unknown key'}), "
+                f"sha256 {digest.hex()}...: {status}"]  # fmt: skip
+
     def clear_cache(self) -> None:
         self._cache = None
 

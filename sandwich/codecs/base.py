@@ -89,6 +89,10 @@ class Method(ABC):
         """(image, packed header); errors name `method`, the pipeline that owns the bytes."""
         raise NotImplementedError(f"{self.name} cannot embed a header")
 
+    def describe_layers(self, layers: list[bytes]) -> list[str]:
+        """Lines for `sandwich info` about what a header's layers hold (e.g. the checkpoint)."""
+        return []
+
     def info(self) -> dict:
         return {
             "name": self.name,

@@ -29,6 +29,11 @@ class _EmbedsInJPEG:
 _SUBSAMPLING = {"444": 0, "422": 1, "420": 2}
 
 
+def versions() -> str:
+    """The 8-bit JPEG library versions, for method descriptions."""
+    return f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}"
+
+
 def encode_jpeg8(
     image: np.ndarray,
     quality: int | None = None,
@@ -118,8 +123,7 @@ class JPEG(_EmbedsInJPEG, Method):
     def description(self) -> str:
         colour = "RGB (keep_rgb, no colour transform)" if self.keep_rgb else "YCbCr"
         return (
-            f"8-bit JPEG, {self.table} tables, {colour} {self.subsampling}, optimized Huffman; "
-            f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}"
+            f"8-bit JPEG, {self.table} tables, {colour} {self.subsampling}, optimized Huffman; {versions()}"
         )
 
     def _encode(self, image, rate_point):
