@@ -33,6 +33,8 @@ def psnr_db(mse: torch.Tensor | float, peak: float) -> torch.Tensor:
 
 
 class SandwichModule(L.LightningModule):
+    restart_on_warm_start = ("model.proxy.q",)  # a fine-tune from another λ learns its own Δ
+
     def __init__(
         self,
         task: str = "hdr",
@@ -147,8 +149,7 @@ class SandwichModule(L.LightningModule):
 
     def on_validation_epoch_end(self):
         # one readable line per validation in the run's log, beside the logger's dashboards
-        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
-        log.info("step %d: %s", self.global_step, ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+        metrics = log_validation(self)
         if hasattr(self.logger, "log_image") and "val/psnr" in metrics and not self.trainer.sanity_checking:
             from sandwich.rd import validation_figure
 
@@ -166,15 +167,26 @@ class SandwichModule(L.LightningModule):
 
     def configure_optimizers(self):
         networks = [p for n, p in self.model.named_parameters() if not n.startswith("proxy.")]
-        optimizer = torch.optim.Adam(
-            [{"params": networks, "lr": self.hparams.lr}, {"params": [self.model.proxy.q], "lr": self.hparams.step_lr}]
-        )
-        total = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else None
-        if not total:
-            return optimizer
-        drop = max(1, math.floor(self.hparams.lr_drop * total))
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[drop], gamma=0.1)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        groups = [{"params": networks, "lr": self.hparams.lr}, {"params": [self.model.proxy.q], "lr": self.hparams.step_lr}]
+        return adam_with_drop(self, groups, self.hparams.lr_drop)
+
+
+def log_validation(module: L.LightningModule) -> dict[str, float]:
+    """One readable line per validation in the run's log, beside the logger's dashboards."""
+    metrics = {k: float(v) for k, v in module.trainer.callback_metrics.items() if k.startswith(("val/", "train/"))}
+    log.info("step %d: %s", module.global_step, ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
+    return metrics
+
+
+def adam_with_drop(module: L.LightningModule, groups: list[dict], lr_drop: float):
+    """Adam whose learning rates drop ×0.1 at `lr_drop` of max_steps (when max_steps is set)."""
+    optimizer = torch.optim.Adam(groups)
+    total = module.trainer.max_steps if module.trainer and module.trainer.max_steps > 0 else None
+    if not total:
+        return optimizer
+    drop = max(1, math.floor(lr_drop * total))
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[drop], gamma=0.1)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def _baseline(image: np.ndarray, task: str, step: int, keep_rgb: bool) -> tuple[float, int]:

@@ -32,7 +32,7 @@ def make_logger(cfg: DictConfig):
             save_dir=cfg.logger.save_dir,
             offline=cfg.logger.mode == "offline",
             group=cfg.logger.group or cfg.name,
-            name=f"{cfg.name}/lmbda_{cfg.model.lmbda}",
+            name=cfg.run_name,
             tags=list(cfg.logger.tags),
             job_type="train",
         )
@@ -42,11 +42,13 @@ def make_logger(cfg: DictConfig):
 
 
 def warm_start(module: L.LightningModule, training_checkpoint: str) -> None:
-    """Initialise the networks from another run (e.g. another λ); Δ restarts at `step_init`."""
+    """Initialise the networks from another run (another λ, or an earlier training stage); the
+    module's `restart_on_warm_start` parameters (the sandwich's Δ) keep their initial values."""
+    restart = set(getattr(module, "restart_on_warm_start", ()))
     state = torch.load(training_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
-    state = {k: v for k, v in state.items() if k != "model.proxy.q"}
+    state = {k: v for k, v in state.items() if k not in restart}
     missing, unexpected = module.load_state_dict(state, strict=False)
-    if unexpected or set(missing) != {"model.proxy.q"}:
+    if unexpected or set(missing) != restart:
         raise ValueError(f"{training_checkpoint}: does not fit this model (missing {missing}, unexpected {unexpected})")
 
 

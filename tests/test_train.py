@@ -13,9 +13,11 @@ from hydra.utils import instantiate
 from sandwich.train import train, warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
-TINY = [
+TINY_SANDWICH = [
     "model.pre.encoder=[8,16]", "model.pre.decoder=[32,16,8]",
     "model.post.encoder=[8,16]", "model.post.decoder=[32,16,8]",
+]  # fmt: skip
+TINY = [
     "data.crop=32", "data.val_crop=32", "data.batch_size=2", "data.samples_per_epoch=4",
     "logger=none", "trainer.enable_progress_bar=false", "trainer.max_steps=2",
 ]  # fmt: skip
@@ -29,8 +31,9 @@ def train_folders(data_root):
 
 def _cfg(compose_cfg, experiment, folders, tmp_path, extra=()):
     task = "sr" if experiment.endswith("_sr") else "hdr"
+    tiny = TINY_SANDWICH + TINY if experiment.startswith(("sandwich", "post_only")) else TINY
     return compose_cfg(
-        "train", [f"experiment={experiment}", f"data.root={folders[task]}", f"run_dir={tmp_path}", *TINY, *extra]
+        "train", [f"experiment={experiment}", f"data.root={folders[task]}", f"run_dir={tmp_path}", *tiny, *extra]
     )
 
 
@@ -38,7 +41,7 @@ def _cfg(compose_cfg, experiment, folders, tmp_path, extra=()):
 def test_fast_dev_run(compose_cfg, train_folders, tmp_path, experiment):
     cfg = _cfg(compose_cfg, experiment, train_folders, tmp_path, ["+trainer.fast_dev_run=true"])
     trainer = train(cfg)
-    assert trainer.global_step == 1 and "val/psnr" in trainer.callback_metrics
+    assert trainer.global_step == 1 and any(k.startswith("val/psnr") for k in trainer.callback_metrics)
 
 
 def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path):

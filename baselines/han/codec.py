@@ -1,0 +1,156 @@
+"""Han et al.'s two-layer HDR codec as a Method, with real bitstreams.
+
+Encoder: TMO -> base JPEG -> decode it -> ITMO table -> residual HDR − ITMO(basê) -> RM -> the
+autoencoder's iterations, closed loop (each codes what the earlier ones left), bits coded
+fixed-length (`han_cnn`) or by the adaptive arithmetic coder (`han_rc`, `han_pp`).
+Decoder: basê -> ITMO + RM⁻¹(Σ iteration outputs) -> the group CNN (`han_pp` only).
+
+The file is the base JPEG itself (any viewer shows the tone-mapped image) with the project header
+in APP15 segments; its layers are the checkpoint digest, the side information (iterations, ITMO
+table, residual ranges, CRC-32 of the bits) and the bits. A rate point is "<quality>/<iterations>".
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from baselines.han import entropy
+from baselines.han.layers import SideInfo, base_layer, itmo_table, map_residual, residual_ranges, unmap_residual
+from baselines.han.model import FACTOR, LATENT_CHANNELS, HanModel, pad_to_multiple
+from sandwich import checkpoint
+from sandwich.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
+from sandwich.codecs.base import DecodeError, Method
+from sandwich.codecs.jpeg import decode_jpeg8, versions as jpeg_versions
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # checkpoint paths in conf/ are relative to it
+CODERS = ("fixed", "arithmetic")
+_CRC = struct.Struct(">I")
+
+
+def load_model(path: str | Path) -> tuple[HanModel, dict]:
+    args, state, meta = checkpoint.read(path, "han")
+    model = HanModel(**args)
+    model.load_state_dict(state)
+    return model.eval(), meta
+
+
+def parse_rate_point(rate_point) -> tuple[int, int]:
+    quality, _, iterations = str(rate_point).partition("/")
+    if not (quality.isdigit() and iterations.isdigit()):
+        raise ValueError(f"rate point {rate_point!r} is not '<base JPEG quality>/<iterations>'")
+    return int(quality), int(iterations)
+
+
+class Han(Method):
+    domain = "hdr16"
+    rate_param = "quality/iterations"
+
+    def __init__(self, name: str, checkpoint_path: str, coder: str, post: bool, rate_points, root: str | Path = PROJECT_ROOT):
+        if coder not in CODERS:
+            raise ValueError(f"{name}: coder must be one of {CODERS}, got {coder!r}")
+        self.name, self.coder, self.post = name, coder, post
+        self.path = Path(root) / checkpoint_path
+        self.model, self.meta = load_model(self.path)
+        for point in rate_points:
+            quality, iterations = parse_rate_point(point)
+            if not (1 <= quality <= 100 and 1 <= iterations <= self.model.autoencoder.iterations):
+                raise ValueError(f"{name}: rate point {point!r} out of range (quality 1..100, iterations "
+                                 f"1..{self.model.autoencoder.iterations})")  # fmt: skip
+        self.rate_points = tuple(str(p) for p in rate_points)
+
+    @property
+    def description(self) -> str:
+        coder = "fixed-length bits" if self.coder == "fixed" else "adaptive binary arithmetic coding (constriction)"
+        post = ", group-CNN post-processing" if self.post else ""
+        return (
+            f"Han et al. two-layer: Reinhard–Devlin TMO -> base JPEG (YCbCr 4:4:4, {jpeg_versions()}); "
+            f"residual in PQ code values, min/max mapped, binarized autoencoder ({self.path.name}, "
+            f"{self.meta.get('global_step')} steps, sha256 {self.meta['digest'].hex()}), iterative, {coder}{post}"
+        )
+
+    def describe_layers(self, layers: list[bytes]) -> list[str]:
+        held = layers[:1] == [self.meta["digest"]]
+        status = "this checkout holds it" if held else "NOT the checkpoint this checkout holds"
+        return [f"checkpoint: sha256 {layers[0].hex() if layers else '?'}...: {status}",
+                f"side information: {len(layers[1]) if len(layers) > 1 else 0} bytes",
+                f"residual bits ({self.coder}): {len(layers[2]) if len(layers) > 2 else 0} bytes"]  # fmt: skip
+
+    # --- the shared path: what the encoder's closed loop and the decoder both compute ----------
+
+    def latent_shape(self, height: int, width: int, iterations: int) -> tuple[int, int, int, int]:
+        return iterations, LATENT_CHANNELS, -(-height // FACTOR), -(-width // FACTOR)
+
+    @torch.no_grad()
+    def bits(self, mapped: np.ndarray, iterations: int) -> np.ndarray:
+        """RM'd residual (H×W×3) -> K×32×h×w bits of the hard (test-time) binarizer."""
+        x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
+        _, bits = self.model.autoencoder.iterate(x, iterations)
+        return torch.stack([b[0] for b in bits]).to(torch.uint8).numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, bits: np.ndarray, base_hat: np.ndarray, side: SideInfo) -> np.ndarray:
+        height, width = base_hat.shape[:2]
+        planes = [torch.from_numpy(plane[None].astype(np.float32)) for plane in bits]
+        mapped = self.model.autoencoder.replay(planes)[0, :, :height, :width].permute(1, 2, 0).numpy()
+        hdr = side.lut[base_hat].astype(np.float64) + unmap_residual(mapped, side.low, side.high)
+        hdr = np.clip(hdr, 0, 65535)
+        if self.post:
+            x = torch.from_numpy((hdr / 65535).astype(np.float32)).permute(2, 0, 1)[None]
+            hdr = self.model.post(x)[0].permute(1, 2, 0).double().numpy().clip(0, 1) * 65535
+        return np.round(hdr).astype(np.uint16)
+
+    def model_path(self, image: np.ndarray, rate_point) -> np.ndarray:
+        """The module's own quantized forward path, no bitstream: what decode(encode(x)) must equal."""
+        quality, iterations = parse_rate_point(rate_point)
+        _, base_hat = base_layer(image, quality)
+        lut = itmo_table(base_hat, image)
+        low, high = residual_ranges(image, lut[base_hat])
+        mapped = map_residual(image, lut[base_hat], low, high)
+        return self.reconstruct(self.bits(mapped, iterations), base_hat, SideInfo(iterations, lut, low, high))
+
+    # --- the bitstream ------------------------------------------------------------------------
+
+    def _encode(self, image, rate_point):
+        quality, iterations = parse_rate_point(rate_point)
+        base, base_hat = base_layer(image, quality)
+        lut = itmo_table(base_hat, image)
+        low, high = residual_ranges(image, lut[base_hat])
+        bits = self.bits(map_residual(image, lut[base_hat], low, high), iterations)
+        coded = entropy.pack_fixed(bits) if self.coder == "fixed" else entropy.encode_arithmetic(bits)[0]
+        side = SideInfo(iterations, lut, low, high).pack() + _CRC.pack(zlib.crc32(coded))
+        header = Header(self.name, *image.shape[:2], [self.meta["digest"], side, coded]).pack()
+        return embed_in_jpeg(base, header)
+
+    def _decode(self, data):
+        packed, base = extract_from_jpeg(data, self.name)
+        header = unpack(packed, self.name)
+        if len(header.layers) != 3:
+            raise DecodeError(self.name, f"expected 3 layers (checkpoint, side info, bits), got {len(header.layers)}")
+        digest, side_bytes, coded = header.layers
+        if digest != self.meta["digest"]:
+            raise DecodeError(self.name, f"made by checkpoint {digest.hex()}; loaded is {self.meta['digest'].hex()}")
+        if len(side_bytes) < _CRC.size or _CRC.unpack(side_bytes[-_CRC.size :])[0] != zlib.crc32(coded):
+            raise DecodeError(self.name, "residual bits fail their CRC-32 (corrupted)")
+        try:
+            side = SideInfo.unpack(side_bytes[: -_CRC.size])
+        except ValueError as error:
+            raise DecodeError(self.name, f"side information: {error}") from None
+        if not 1 <= side.iterations <= self.model.autoencoder.iterations:
+            raise DecodeError(self.name, f"{side.iterations} iterations; this model has 1..{self.model.autoencoder.iterations}")
+        try:
+            base_hat = decode_jpeg8(base)
+        except (ValueError, OSError) as error:
+            raise DecodeError(self.name, f"base layer: {error}") from None
+        if base_hat.shape != (header.height, header.width, 3):
+            raise DecodeError(self.name, f"base layer is {base_hat.shape}, header says {header.height}x{header.width}")
+        shape = self.latent_shape(header.height, header.width, side.iterations)
+        try:
+            bits = entropy.unpack_fixed(coded, shape) if self.coder == "fixed" else entropy.decode_arithmetic(coded, shape)
+        except ValueError as error:
+            raise DecodeError(self.name, f"residual bits: {error}") from None
+        return self.reconstruct(bits, base_hat, side)

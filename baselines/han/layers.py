@@ -1,0 +1,78 @@
+"""Han's two layers outside the networks: the tone-mapped JPEG base with its ITMO table, and the
+residual mapping (RM) of HDR − ITMO(decoded base) to [0, 255].
+
+Domain: the residual lives in 16-bit PQ code values (the project's HDR domain), where equal steps
+are roughly equal visible steps. TMO: global Reinhard–Devlin (`baselines.tmo`, as JPEG XT's
+encoder); ITMO: the 256-entry table of the mean PQ value behind each decoded base code, channels
+pooled, rounded to uint16 and sent as side information. RM: per channel, R' = 255·(r − m)/(M − m)
+with the integer minimum m and maximum M sent as side information.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from baselines.tmo import itmo_lut, tonemap
+from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.transfer import pq16_to_nits
+
+_RANGES = struct.Struct(">B6i")  # iterations, per-channel residual minima and maxima
+
+
+@dataclass
+class SideInfo:
+    iterations: int
+    lut: np.ndarray  # uint16[256]: ITMO, decoded base code -> PQ code value
+    low: np.ndarray  # int32[3]: residual minimum per channel
+    high: np.ndarray  # int32[3]: residual maximum per channel
+
+    def pack(self) -> bytes:
+        return _RANGES.pack(self.iterations, *self.low.tolist(), *self.high.tolist()) + zlib.compress(
+            self.lut.astype(">u2").tobytes(), 9
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> "SideInfo":
+        """Raises ValueError on anything malformed."""
+        if len(data) < _RANGES.size:
+            raise ValueError(f"side information is {len(data)} bytes, shorter than {_RANGES.size}")
+        iterations, *ranges = _RANGES.unpack(data[: _RANGES.size])
+        try:
+            lut = np.frombuffer(zlib.decompress(data[_RANGES.size :]), ">u2").astype(np.uint16)
+        except zlib.error as error:
+            raise ValueError(f"ITMO table does not decompress: {error}") from None
+        low, high = np.array(ranges[:3], np.int32), np.array(ranges[3:], np.int32)
+        if lut.size != 256 or np.any(high < low):
+            raise ValueError("bad ITMO table or residual range")
+        return cls(iterations, lut, low, high)
+
+
+def base_layer(image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
+    """16-bit PQ source -> (base JPEG file, its decoded uint8 image): Reinhard–Devlin TMO, then a
+    standard 8-bit JPEG (YCbCr 4:4:4)."""
+    data = encode_jpeg8(tonemap(pq16_to_nits(image)), quality=quality, subsampling="444")
+    return data, decode_jpeg8(data)
+
+
+def itmo_table(base_hat: np.ndarray, image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(itmo_lut(base_hat, image.astype(np.float64))), 0, 65535).astype(np.uint16)
+
+
+def residual_ranges(image: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r = image.astype(np.int32) - prediction.astype(np.int32)
+    return r.reshape(-1, 3).min(0), r.reshape(-1, 3).max(0)
+
+
+def map_residual(image: np.ndarray, prediction: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """RM: (image − prediction) -> R'/255 − 0.5 in [−0.5, 0.5], float32 H×W×3."""
+    r = image.astype(np.float64) - prediction.astype(np.float64)
+    return ((r - low) / np.maximum(high - low, 1) - 0.5).astype(np.float32)
+
+
+def unmap_residual(mapped: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """RM⁻¹: R'/255 − 0.5 -> residual in PQ code values (float64)."""
+    return (mapped.astype(np.float64) + 0.5) * np.maximum(high - low, 1) + low
