@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|post_only}   (the three chains ran side by side)
+# Usage: bash checkpoints/train.sh {hdr|sr|post_only|dequant|han}   (chains ran side by side)
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,5 +44,17 @@ case "${1:-}" in
       $PY -m sandwich.export logs/train/post_only_$task/lmbda_*/checkpoints/last.ckpt checkpoints/post_only_$task.pt
     done
     ;;
-  *) echo "usage: $0 {hdr|sr|post_only}" >&2; exit 2 ;;
+  dequant)  # one Dequantization-Net for JPEG and HEIC inputs (issue 6)
+    $PY -m sandwich.train experiment=dequant $COMMON trainer.max_steps=6000 ckpt_path=${RESUME:-null}
+    $PY -m sandwich.export logs/train/dequant/checkpoints/${DEQUANT_STEP:-last}.ckpt checkpoints/dequant.pt
+    ;;
+  han)  # Han et al.: autoencoder, then the post-processor on the frozen autoencoder (issue 5)
+    $PY -m sandwich.train experiment=han $COMMON trainer.max_steps=1600 trainer.val_check_interval=200 \
+      callbacks.checkpoint.every_n_train_steps=200 ckpt_path=${RESUME:-null}
+    ae=logs/train/han/checkpoints/${HAN_AE_STEP:-last}.ckpt
+    $PY -m sandwich.train experiment=han_pp $COMMON trainer.max_steps=${HAN_PP_STEPS:-300} trainer.val_check_interval=100 \
+      callbacks.checkpoint.every_n_train_steps=100 init_from=$ae
+    $PY -m sandwich.export logs/train/han_pp/checkpoints/last.ckpt checkpoints/han.pt --stage1 $ae
+    ;;
+  *) echo "usage: $0 {hdr|sr|post_only|dequant|han}" >&2; exit 2 ;;
 esac

@@ -63,6 +63,16 @@ def read(path: str | Path, kind: str) -> tuple[dict, dict, dict]:
     return document["model"], state, dict(document["meta"], digest=file_digest(path))
 
 
+def peek(path: str | Path) -> tuple[str, dict]:
+    """(network kind, meta with `digest`, plus `learned_step` for a sandwich with a pre-processor)."""
+    document = torch.load(path, map_location="cpu", weights_only=True)
+    kind = document.get("kind", "sandwich")
+    if kind == "sandwich":
+        model, meta = load(path)
+        return kind, meta if model.pre is not None else {k: v for k, v in meta.items() if k != "learned_step"}
+    return kind, dict(document["meta"], digest=file_digest(path))
+
+
 def load(path: str | Path) -> tuple[Sandwich, dict]:
     """(fp32 Sandwich in eval mode, meta with `digest` and `learned_step` added)."""
     args, state, meta = read(path, "sandwich")

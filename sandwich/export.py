@@ -42,17 +42,18 @@ def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
 
 def table(folder: Path) -> str:
     """Markdown table of every shipped checkpoint under `folder`, from the files' own metadata."""
-    rows = ["| file | MB | λ | learned Δ | steps | wall (min) | device | sha256 (first 8 bytes) | command |",
-            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| file | MB | network | λ | learned Δ | steps | wall (min) | device | sha256 (first 8 bytes) | command |",
+            "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for path in sorted(folder.rglob("*.pt")):
-        model, meta = checkpoint.load(path)
-        post_only = model.pre is None  # no rate term: λ and Δ were not trained
-        lmbda = "— (post-only)" if post_only else f"{meta.get('lmbda'):g}"
-        step = "—" if post_only else f"{meta['learned_step']:.2f}"
+        kind, meta = checkpoint.peek(path)
+        trained_rate = "learned_step" in meta  # post-only and baselines have no rate term: no λ, no Δ
+        lmbda = f"{meta.get('lmbda'):g}" if trained_rate else "—"
+        step = f"{meta['learned_step']:.2f}" if trained_rate else "—"
+        network = kind if trained_rate or kind != "sandwich" else "sandwich (post-only)"
         wall = f"{meta['wall_time_s'] / 60:.1f}" if meta.get("wall_time_s") else "?"
         start = f" (`init_from` {meta['started_from']})" if meta.get("started_from") else ""
         rows.append(
-            f"| `{path.relative_to(folder)}` | {path.stat().st_size / 1e6:.2f} | {lmbda} | "
+            f"| `{path.relative_to(folder)}` | {path.stat().st_size / 1e6:.2f} | {network} | {lmbda} | "
             f"{step} | {meta.get('global_step')} | {wall} | {meta.get('device', '?')} | "
             f"`{meta['digest'].hex()}` | `{meta.get('command', '?')}`{start} |"
         )
@@ -72,9 +73,9 @@ def main() -> None:
     if not (args.training_checkpoint and args.out):
         parser.error("give TRAINING_CHECKPOINT and OUT (or --table FOLDER)")
     path = checkpoint.export(args.training_checkpoint, args.out, provenance(args.training_checkpoint, args.stage1))
-    model, meta = checkpoint.load(path)
-    print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, step {meta['global_step']}, learned Δ {meta['learned_step']:.3f}, "
-          f"sha256 {meta['digest'].hex()}")  # fmt: skip
+    kind, meta = checkpoint.peek(path)
+    step = f", learned Δ {meta['learned_step']:.3f}" if "learned_step" in meta else ""
+    print(f"{path}: {kind}, {path.stat().st_size / 1e6:.2f} MB, step {meta['global_step']}{step}, sha256 {meta['digest'].hex()}")
 
 
 if __name__ == "__main__":

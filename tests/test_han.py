@@ -89,7 +89,9 @@ def test_residual_mapping_round_trip_and_side_info(hdr_image):
     prediction = np.clip(hdr_image.astype(np.int32) + 700, 0, 65535).astype(np.uint16)
     low, high = residual_ranges(hdr_image, prediction)
     mapped = map_residual(hdr_image, prediction, low, high)
-    assert mapped.min() >= -0.5 and mapped.max() <= 0.5
+    assert np.abs(mapped).max() == pytest.approx(1.0)  # a constant residual maps to the edge
+    varied = map_residual(hdr_image, hdr_image // 2 + 9, *residual_ranges(hdr_image, hdr_image // 2 + 9))
+    assert np.abs(varied).max() <= 1.0
     back = prediction + unmap_residual(mapped, low, high)
     assert np.abs(back - hdr_image).max() < 0.05
     side = SideInfo(3, np.arange(256, dtype=np.uint16) * 200, low, high)
@@ -100,8 +102,9 @@ def test_residual_mapping_round_trip_and_side_info(hdr_image):
 def _shipped(tmp_path, seed=0, name="han"):
     torch.manual_seed(seed)
     module = HanModule(**TINY)
-    with torch.no_grad():
-        module.model.post.tail.weight.normal_(0, 0.01)  # a post-processor that changes the image
+    with torch.no_grad():  # networks that change the image (both start as the identity)
+        module.model.post.tail.weight.normal_(0, 0.01)
+        module.model.autoencoder.up[-1].weight.normal_(0, 0.05)
     ckpt = tmp_path / f"{name}.ckpt"
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "global_step": 5}, ckpt)
     return checkpoint.export(ckpt, tmp_path / f"{name}.pt")
@@ -185,3 +188,4 @@ def test_rate_points_are_quality_and_iterations(shipped):
         parse_rate_point("85")
     with pytest.raises(ValueError, match="out of range"):
         Han("h", str(shipped), "arithmetic", False, ["70/4"], root="/")  # the tiny model has 3 iterations
+

@@ -4,8 +4,11 @@ residual mapping (RM) of HDR − ITMO(decoded base) to [0, 255].
 Domain: the residual lives in 16-bit PQ code values (the project's HDR domain), where equal steps
 are roughly equal visible steps. TMO: global Reinhard–Devlin (`baselines.tmo`, as JPEG XT's
 encoder); ITMO: the 256-entry table of the mean PQ value behind each decoded base code, channels
-pooled, rounded to uint16 and sent as side information. RM: per channel, R' = 255·(r − m)/(M − m)
-with the integer minimum m and maximum M sent as side information.
+pooled, rounded to uint16 and sent as side information. RM: per channel, with the integer minimum
+m and maximum M of the residual r sent as side information and s = max(|m|, |M|, 1),
+R' = 127.5·(1 + r/s) maps [m, M] into [0, 255] with "no residual" at the centre. The autoencoder
+codes R'/127.5 − 1 = r/s ∈ [−1, 1], so an all-zero output means the ITMO prediction (the ITMO
+table holds per-code means, so m ≤ 0 ≤ M and [m, M] fills the range on at least one side).
 """
 
 from __future__ import annotations
@@ -67,12 +70,16 @@ def residual_ranges(image: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarr
     return r.reshape(-1, 3).min(0), r.reshape(-1, 3).max(0)
 
 
+def residual_scale(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(np.abs(low), np.abs(high)), 1).astype(np.float64)
+
+
 def map_residual(image: np.ndarray, prediction: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """RM: (image − prediction) -> R'/255 − 0.5 in [−0.5, 0.5], float32 H×W×3."""
+    """RM, as the autoencoder sees it: (image − prediction) -> r/s in [−1, 1], float32 H×W×3."""
     r = image.astype(np.float64) - prediction.astype(np.float64)
-    return ((r - low) / np.maximum(high - low, 1) - 0.5).astype(np.float32)
+    return (r / residual_scale(low, high)).astype(np.float32)
 
 
 def unmap_residual(mapped: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """RM⁻¹: R'/255 − 0.5 -> residual in PQ code values (float64)."""
-    return (mapped.astype(np.float64) + 0.5) * np.maximum(high - low, 1) + low
+    """RM⁻¹: r/s -> residual in PQ code values (float64)."""
+    return mapped.astype(np.float64) * residual_scale(low, high)

@@ -50,6 +50,9 @@ class ResidualAutoencoder(nn.Module):
             nn.ConvTranspose2d(c, c, 5, stride=2, padding=2, output_padding=1), IGDN(c),
             nn.ConvTranspose2d(c, 3, 5, stride=2, padding=2, output_padding=1),
         )  # fmt: skip
+        # the last layer starts at zero: an untrained autoencoder adds nothing to the ITMO prediction
+        nn.init.zeros_(self.up[-1].weight)
+        nn.init.zeros_(self.up[-1].bias)
         self.log_gain = nn.Parameter(torch.arange(iterations, dtype=torch.float32) * math.log(2) / 2)
 
     @property

@@ -67,7 +67,8 @@ class HanModule(L.LightningModule):
     @staticmethod
     def _hdr(mapped: torch.Tensor, prediction: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         """ITMO + RM⁻¹, clipped to the PQ range (as the codec does before post-processing)."""
-        return (prediction + (mapped + 0.5) * (high - low).clamp_min(1) + low).clamp(0, PEAK)
+        scale = torch.maximum(low.abs(), high.abs()).clamp_min(1)
+        return (prediction + mapped * scale).clamp(0, PEAK)
 
     def _draw(self, values) -> int:
         return values[int(torch.randint(len(values), ()))]

@@ -1,0 +1,61 @@
+"""Per-rate-point comparison of two benched methods that share a rate grid (a post-processor and
+its plain baseline, an ablation and its parent): `python -m sandwich.compare dequant_jpeg
+truncation_jpeg [--task hdr] [--metric psnr]` prints a markdown table from results/<task>/*.json,
+with each point's distance to the LDR saturation line for HDR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def curve(results_dir: Path, task: str, method: str) -> dict[str, dict]:
+    document = json.loads((results_dir / task / f"{method}.json").read_text())
+    return {str(point["rate_point"]): point for point in document["curve"]}
+
+
+def gain_rows(method: dict[str, dict], baseline: dict[str, dict], metric: str) -> list[dict]:
+    """One row per rate point both methods measured, in the method's order. A method point
+    "<model>/<setting>" (a sandwich or post-only) matches the baseline's "<setting>"."""
+    rows = []
+    for point, ours in method.items():
+        match = point if point in baseline else point.rsplit("/", 1)[-1]
+        if match not in baseline or ours.get(metric) is None or baseline[match].get(metric) is None:
+            continue
+        theirs = baseline[match]
+        row = {"rate_point": point, "bpp": ours["bpp"], "baseline_bpp": theirs["bpp"], metric: ours[metric],
+               "gain_db": ours[metric] - theirs[metric]}  # fmt: skip
+        if "ldr_saturation_psnr" in ours and metric == "psnr":
+            row["below_ldr_line_db"] = ours["ldr_saturation_psnr"] - ours[metric]
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict], metric: str) -> str:
+    ldr = any("below_ldr_line_db" in r for r in rows)
+    head = f"| rate point | bpp (baseline bpp) | {metric} | gain (dB) |" + (" below the LDR line (dB) |" if ldr else "")
+    lines = [head, "|---" * (5 if ldr else 4) + "|"]
+    for r in rows:
+        line = f"| {r['rate_point']} | {r['bpp']:.2f} ({r['baseline_bpp']:.2f}) | {r[metric]:.2f} | {r['gain_db']:+.2f} |"
+        lines.append(line + (f" {r['below_ldr_line_db']:.2f} |" if ldr else ""))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("method")
+    parser.add_argument("baseline")
+    parser.add_argument("--task", default="hdr")
+    parser.add_argument("--metric", default="psnr")
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    args = parser.parse_args()
+    rows = gain_rows(curve(args.results, args.task, args.method), curve(args.results, args.task, args.baseline), args.metric)
+    if not rows:
+        raise SystemExit(f"{args.method} and {args.baseline} share no rate point with {args.metric}")
+    print(markdown(rows, args.metric))
+
+
+if __name__ == "__main__":
+    main()
