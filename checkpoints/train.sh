@@ -49,10 +49,10 @@ case "${1:-}" in
     $PY -m sandwich.export logs/train/dequant/checkpoints/${DEQUANT_STEP:-last}.ckpt checkpoints/dequant.pt
     ;;
   han)  # Han et al.: autoencoder, then the post-processor on the frozen autoencoder (issue 5)
-    $PY -m sandwich.train experiment=han $COMMON trainer.max_steps=1600 trainer.val_check_interval=200 \
+    $PY -m sandwich.train experiment=han ${COMMON/threads=1/threads=2} trainer.max_steps=1600 trainer.val_check_interval=200 \
       callbacks.checkpoint.every_n_train_steps=200 ckpt_path=${RESUME:-null}
     ae=logs/train/han/checkpoints/${HAN_AE_STEP:-last}.ckpt
-    $PY -m sandwich.train experiment=han_pp $COMMON trainer.max_steps=${HAN_PP_STEPS:-300} trainer.val_check_interval=100 \
+    $PY -m sandwich.train experiment=han_pp ${COMMON/threads=1/threads=2} trainer.max_steps=${HAN_PP_STEPS:-300} trainer.val_check_interval=100 \
       callbacks.checkpoint.every_n_train_steps=100 init_from=$ae
     $PY -m sandwich.export logs/train/han_pp/checkpoints/last.ckpt checkpoints/han.pt --stage1 $ae
     ;;

@@ -9,12 +9,14 @@ import torch
 from baselines.han import entropy
 from baselines.han.codec import Han, parse_rate_point
 from baselines.han.gdn import GDN, IGDN
-from baselines.han.layers import SideInfo, map_residual, residual_ranges, unmap_residual
-from baselines.han.model import binarize
+from baselines.han.layers import SideInfo, base_layer, itmo_table, map_residual, residual_ranges, unmap_residual
+from baselines.han.model import binarize, pad_to_multiple
 from baselines.han.module import HanModule
 from sandwich import checkpoint
 from sandwich.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.codecs.base import DecodeError
+from sandwich.images import linear_to_pq16
+from conftest import synthetic_linear
 
 TINY = {"channels": 8, "iterations": 3, "post_channels": 4, "post_blocks": 1}
 
@@ -116,7 +118,17 @@ def shipped(tmp_path):
 
 
 def _method(path, coder="arithmetic", post=False, name="han_test"):
-    return Han(name, str(path), coder, post, ["50/1", "70/3"], root="/")
+    """A codec on random weights, whose iterations rate control would drop: it codes all of them."""
+    method = Han(name, str(path), coder, post, ["50/1", "70/3"], root="/")
+
+    def every_iteration(mapped, iterations):
+        x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
+        with torch.no_grad():
+            _, bits = method.model.autoencoder.iterate(x, iterations)
+        return torch.stack([b[0] for b in bits]).to(torch.uint8).numpy()
+
+    method.bits = every_iteration
+    return method
 
 
 @pytest.mark.parametrize("coder, post", [("fixed", False), ("arithmetic", False), ("arithmetic", True)])
@@ -189,3 +201,32 @@ def test_rate_points_are_quality_and_iterations(shipped):
     with pytest.raises(ValueError, match="out of range"):
         Han("h", str(shipped), "arithmetic", False, ["70/4"], root="/")  # the tiny model has 3 iterations
 
+
+def test_each_coded_iteration_of_the_shipped_model_lowers_the_residual_error():
+    """Iteration k+1 never increases the residual's MSE: rate control keeps exactly the trained
+    model's iterations up to the first one that would not lower it, and the decode is never worse
+    than the base layer's prediction."""
+    method = Han("han_rc", "checkpoints/han.pt", "arithmetic", False, ["70/1"])
+    hdr_image = linear_to_pq16(synthetic_linear(160, 192, seed=3))
+    _, base_hat = base_layer(hdr_image, 70)
+    prediction = itmo_table(base_hat, hdr_image)[base_hat]
+    mapped = map_residual(hdr_image, prediction, *residual_ranges(hdr_image, prediction))
+    x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
+    with torch.no_grad():
+        recons, _ = method.model.autoencoder.iterate(x, method.model.autoencoder.iterations)
+    crop = (..., slice(0, mapped.shape[0]), slice(0, mapped.shape[1]))
+    errors = [float(x[crop].square().mean())] + [float((r - x)[crop].square().mean()) for r in recons]
+    helpful = next((k for k in range(len(recons)) if errors[k + 1] >= errors[k]), len(recons))
+    kept = method.bits(mapped, method.model.autoencoder.iterations)
+    assert len(kept) == helpful, errors
+    assert all(b < a for a, b in zip(errors[: helpful + 1], errors[1 : helpful + 1]))
+    full = method.model_path(hdr_image, f"70/{method.model.autoencoder.iterations}").astype(float)
+    assert np.square(full - hdr_image).mean() <= np.square(prediction.astype(float) - hdr_image).mean() * 1.001
+
+
+def test_zero_coded_iterations_decode_to_the_base_prediction(shipped, hdr_image):
+    method = _method(shipped, "arithmetic")
+    method.bits = lambda mapped, iterations: np.zeros((0, 32, 3, 4), np.uint8)  # rate control kept none
+    decoded = method.decode(method.encode(hdr_image, "70/3"))
+    _, base_hat = base_layer(hdr_image, 70)
+    assert np.array_equal(decoded, itmo_table(base_hat, hdr_image)[base_hat])

@@ -16,6 +16,9 @@ from sandwich.metrics import psnr
 # PSNR (dB) a method must reach at its highest rate point on the synthetic images: far below what
 # they reach (so not flaky), far above what a broken pipeline gives (wrong bits, shifts, colours)
 MIN_PSNR_AT_TOP = {"hdr16": 44.0, "sr8": 24.0}
+# Han's top point is a q95 tone-mapped base + ≤ 1 bpp of residual: on this 45×61 synthetic image
+# (unlike its training data) rate control codes no residual, so the ITMO prediction bounds it
+MIN_PSNR_AT_TOP_OF = {"han_cnn": 40.0, "han_rc": 40.0, "han_pp": 40.0}
 
 
 def _method(compose_cfg, name):
@@ -56,7 +59,7 @@ def test_method_round_trip(compose_cfg, hdr_image, sr_image, name):
         scores.append(psnr(image, decoded, peak))
         sizes.append(len(data))
     best = max(scores)
-    assert best >= MIN_PSNR_AT_TOP[method.domain], f"{name}: {scores}"
+    assert best >= MIN_PSNR_AT_TOP_OF.get(name, MIN_PSNR_AT_TOP[method.domain]), f"{name}: {scores}"
     assert sizes[0] != sizes[1], f"{name}: the rate grid does not change the bitstream"
 
 

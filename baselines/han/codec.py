@@ -7,7 +7,8 @@ Decoder: basê -> ITMO + RM⁻¹(Σ iteration outputs) -> the group CNN (`han_p
 
 The file is the base JPEG itself (any viewer shows the tone-mapped image) with the project header
 in APP15 segments; its layers are the checkpoint digest, the side information (iterations, ITMO
-table, residual ranges, CRC-32 of the bits) and the bits. A rate point is "<quality>/<iterations>".
+table, residual ranges, CRC-32 of the bits) and the bits. A rate point is "<quality>/<iterations>"
+(at most that many iterations: the encoder stops when one would not lower the residual's error).
 """
 
 from __future__ import annotations
@@ -87,17 +88,32 @@ class Han(Method):
 
     @torch.no_grad()
     def bits(self, mapped: np.ndarray, iterations: int) -> np.ndarray:
-        """RM'd residual (H×W×3) -> K×32×h×w bits of the hard (test-time) binarizer."""
+        """RM'd residual (H×W×3) -> K×32×h×w bits of the hard (test-time) binarizer, K ≤ `iterations`.
+
+        Rate control stops at the first iteration that would not lower the residual's MSE (over
+        the image, not the padding): what is coded never makes the reconstruction worse, and K = 0
+        (the base layer alone) is possible. The side information carries K."""
+        height, width = mapped.shape[:2]
         x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
-        _, bits = self.model.autoencoder.iterate(x, iterations)
-        return torch.stack([b[0] for b in bits]).to(torch.uint8).numpy()
+        recons, bits = self.model.autoencoder.iterate(x, iterations)
+        error = float(x[..., :height, :width].square().mean())
+        kept = 0
+        for recon in recons:
+            now = float((recon - x)[..., :height, :width].square().mean())
+            if now >= error:
+                break
+            error, kept = now, kept + 1
+        shape = self.latent_shape(height, width, 0)[1:]
+        return torch.stack([b[0] for b in bits[:kept]]).to(torch.uint8).numpy() if kept else np.zeros((0, *shape), np.uint8)
 
     @torch.no_grad()
     def reconstruct(self, bits: np.ndarray, base_hat: np.ndarray, side: SideInfo) -> np.ndarray:
         height, width = base_hat.shape[:2]
-        planes = [torch.from_numpy(plane[None].astype(np.float32)) for plane in bits]
-        mapped = self.model.autoencoder.replay(planes)[0, :, :height, :width].permute(1, 2, 0).numpy()
-        hdr = side.lut[base_hat].astype(np.float64) + unmap_residual(mapped, side.low, side.high)
+        hdr = side.lut[base_hat].astype(np.float64)
+        if len(bits):
+            planes = [torch.from_numpy(plane[None].astype(np.float32)) for plane in bits]
+            mapped = self.model.autoencoder.replay(planes)[0, :, :height, :width].permute(1, 2, 0).numpy()
+            hdr = hdr + unmap_residual(mapped, side.low, side.high)
         hdr = np.clip(hdr, 0, 65535)
         if self.post:
             x = torch.from_numpy((hdr / 65535).astype(np.float32)).permute(2, 0, 1)[None]
@@ -111,7 +127,8 @@ class Han(Method):
         lut = itmo_table(base_hat, image)
         low, high = residual_ranges(image, lut[base_hat])
         mapped = map_residual(image, lut[base_hat], low, high)
-        return self.reconstruct(self.bits(mapped, iterations), base_hat, SideInfo(iterations, lut, low, high))
+        bits = self.bits(mapped, iterations)
+        return self.reconstruct(bits, base_hat, SideInfo(len(bits), lut, low, high))
 
     # --- the bitstream ------------------------------------------------------------------------
 
@@ -122,7 +139,7 @@ class Han(Method):
         low, high = residual_ranges(image, lut[base_hat])
         bits = self.bits(map_residual(image, lut[base_hat], low, high), iterations)
         coded = entropy.pack_fixed(bits) if self.coder == "fixed" else entropy.encode_arithmetic(bits)[0]
-        side = SideInfo(iterations, lut, low, high).pack() + _CRC.pack(zlib.crc32(coded))
+        side = SideInfo(len(bits), lut, low, high).pack() + _CRC.pack(zlib.crc32(coded))
         header = Header(self.name, *image.shape[:2], [self.meta["digest"], side, coded]).pack()
         return embed_in_jpeg(base, header)
 
@@ -140,8 +157,8 @@ class Han(Method):
             side = SideInfo.unpack(side_bytes[: -_CRC.size])
         except ValueError as error:
             raise DecodeError(self.name, f"side information: {error}") from None
-        if not 1 <= side.iterations <= self.model.autoencoder.iterations:
-            raise DecodeError(self.name, f"{side.iterations} iterations; this model has 1..{self.model.autoencoder.iterations}")
+        if side.iterations > self.model.autoencoder.iterations:
+            raise DecodeError(self.name, f"{side.iterations} iterations; this model has at most {self.model.autoencoder.iterations}")
         try:
             base_hat = decode_jpeg8(base)
         except (ValueError, OSError) as error:

@@ -96,6 +96,10 @@ def encode_arithmetic(bits: np.ndarray) -> tuple[bytes, float]:
 
 def decode_arithmetic(data: bytes, shape: tuple[int, int, int, int]) -> np.ndarray:
     """Inverse of `encode_arithmetic`; ValueError if the bytes cannot be a coded array of `shape`."""
+    if shape[0] == 0:
+        if data:
+            raise ValueError(f"{len(data)} bytes of bits for zero iterations")
+        return np.zeros(shape, np.uint8)
     if len(data) % 4:
         raise ValueError(f"{len(data)} bytes is not a whole number of 32-bit words")
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, np.uint32).copy())
