@@ -20,7 +20,6 @@ instead of a camera's 8-bit JPEG):
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Mapping
 
@@ -35,9 +34,8 @@ from sandwich import checkpoint
 from sandwich.bitstream import Header, unpack
 from sandwich.codecs.base import DecodeError, Method
 from sandwich.metrics import psnr
-from sandwich.module import adam_with_drop, log_validation
+from sandwich.module import adam_with_drop, log_validation, psnr_db
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # checkpoint paths in conf/ are relative to it
 PEAK = 65535
 
 
@@ -104,7 +102,7 @@ class Dequantization(Method):
 
     domain = "hdr16"
 
-    def __init__(self, name: str, codec: Method, checkpoint_path: str, rate_points=None, root: str | Path = PROJECT_ROOT):
+    def __init__(self, name: str, codec: Method, checkpoint_path: str, rate_points=None, root: str | Path = checkpoint.PROJECT_ROOT):
         if codec.domain != "rgb8" or not codec.can_embed_header:
             raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
         self.name, self.codec = name, codec
@@ -124,8 +122,8 @@ class Dequantization(Method):
         )
 
     def describe_layers(self, layers: list[bytes]) -> list[str]:
-        held = "this checkout holds it" if layers == [self.meta["digest"]] else "NOT the checkpoint this checkout holds"
-        return [f"checkpoint: sha256 {b''.join(layers).hex()}...: {held}"]
+        digest = b"".join(layers)
+        return [f"checkpoint: sha256 {digest.hex()}...: {checkpoint.holding(digest, self.meta)}"]
 
     def _encode(self, image, rate_point):
         header = Header(self.name, *image.shape[:2], [self.meta["digest"]]).pack()
@@ -134,9 +132,7 @@ class Dequantization(Method):
     def _decode(self, data):
         codes, packed = self.codec.decode_with_header(data, self.name)
         header = unpack(packed, self.name)
-        if header.layers != [self.meta["digest"]]:
-            made_by = header.layers[0].hex() if header.layers else "none"
-            raise DecodeError(self.name, f"made by checkpoint {made_by}; loaded is {self.meta['digest'].hex()}")
+        checkpoint.require(self.name, b"".join(header.layers), self.meta)
         if codes.shape[:2] != (header.height, header.width):
             raise DecodeError(self.name, f"image is {codes.shape[:2]}, header says {header.height}x{header.width}")
         return self.net.restore(midpoint(codes, 8))
@@ -166,7 +162,6 @@ class DequantModule(L.LightningModule):
         self.model = DequantizationNet()
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self._step_started = None
 
     def _degrade(self, batch: torch.Tensor, choices: list[tuple[str, object]]) -> torch.Tensor:
         """The inputs' real encode/decode of each crop, as a float batch in [0, 1]."""
@@ -181,9 +176,6 @@ class DequantModule(L.LightningModule):
             residual = self.model.residual(x)
         return (x + residual.float()).clamp(0, 1)
 
-    def on_train_batch_start(self, batch, batch_idx):
-        self._step_started = time.perf_counter()
-
     def training_step(self, batch, batch_idx):
         keys = list(self.inputs)
         choices = []
@@ -194,11 +186,8 @@ class DequantModule(L.LightningModule):
         x = self._degrade(batch, choices)
         mse = (self._restore(x) - batch / PEAK).square().mean()
         self.log("train/loss", mse, batch_size=len(batch))
-        self.log("train/psnr", 10 * torch.log10(1 / mse.detach().clamp_min(1e-12)), batch_size=len(batch))
+        self.log("train/psnr", psnr_db(mse.detach(), 1.0), batch_size=len(batch))
         return mse
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        self.log("train/images_per_s", len(batch) / (time.perf_counter() - self._step_started), batch_size=len(batch))
 
     def validation_step(self, batch, batch_idx):
         sources = batch.round().cpu().numpy().astype(np.uint16).transpose(0, 2, 3, 1)

@@ -45,14 +45,16 @@ case "${1:-}" in
     done
     ;;
   dequant)  # one Dequantization-Net for JPEG and HEIC inputs (issue 6)
-    $PY -m sandwich.train experiment=dequant $COMMON trainer.max_steps=6000 ckpt_path=${RESUME:-null}
-    $PY -m sandwich.export logs/train/dequant/checkpoints/${DEQUANT_STEP:-last}.ckpt checkpoints/dequant.pt
+    # shipped: step 500 of a 6000-step run (lr drop at 4800): the same schedule as 500 steps, no drop
+    $PY -m sandwich.train experiment=dequant $COMMON trainer.max_steps=500 model.lr_drop=2.0
+    $PY -m sandwich.export logs/train/dequant/checkpoints/last.ckpt checkpoints/dequant.pt
     ;;
   han)  # Han et al.: autoencoder, then the post-processor on the frozen autoencoder (issue 5)
-    $PY -m sandwich.train experiment=han ${COMMON/threads=1/threads=2} trainer.max_steps=1600 trainer.val_check_interval=200 \
-      callbacks.checkpoint.every_n_train_steps=200 ckpt_path=${RESUME:-null}
-    ae=logs/train/han/checkpoints/${HAN_AE_STEP:-last}.ckpt
-    $PY -m sandwich.train experiment=han_pp ${COMMON/threads=1/threads=2} trainer.max_steps=${HAN_PP_STEPS:-300} trainer.val_check_interval=100 \
+    # shipped: autoencoder step 600 of a 1600-step run (drop at 1280): 600 steps without a drop
+    $PY -m sandwich.train experiment=han ${COMMON/threads=1/threads=2} trainer.max_steps=600 model.lr_drop=2.0 \
+      trainer.val_check_interval=200 callbacks.checkpoint.every_n_train_steps=200
+    ae=logs/train/han/checkpoints/last.ckpt
+    $PY -m sandwich.train experiment=han_pp ${COMMON/threads=1/threads=2} trainer.max_steps=100 trainer.val_check_interval=100 \
       callbacks.checkpoint.every_n_train_steps=100 init_from=$ae
     $PY -m sandwich.export logs/train/han_pp/checkpoints/last.ckpt checkpoints/han.pt --stage1 $ae
     ;;

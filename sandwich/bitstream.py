@@ -134,3 +134,17 @@ def extract_from_jpeg(jpeg: bytes, method: str | None) -> tuple[bytes, bytes]:
         raise DecodeError(method or "header", "JPEG carries no sandwich header (APP15)")
     kept.append(jpeg[pos:])
     return b"".join(parts), b"".join(kept)
+
+
+CONTAINER_SUFFIX = {"JPEG": ".jpg", "HEIF": ".heic", "AVIF": ".avif", "JPEG XL": ".jxl", "unknown": ".bin"}
+
+
+def container(data: bytes) -> str:
+    """The standard file format of a bitstream, from its magic bytes (a key of CONTAINER_SUFFIX)."""
+    if data[:2] == b"\xff\xd8":
+        return "JPEG"
+    if data[4:8] == b"ftyp":
+        return "AVIF" if data[8:12] in (b"avif", b"avis") else "HEIF"
+    if data[:2] == b"\xff\x0a" or data[:8] == b"\x00\x00\x00\x0cJXL ":
+        return "JPEG XL"
+    return "unknown"

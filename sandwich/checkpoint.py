@@ -12,19 +12,19 @@ bytes, so a decoder refuses a file made by other weights instead of decoding it 
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import torch
 
+from sandwich.codecs.base import DecodeError
 from sandwich.model import Sandwich
+from sandwich.proxy import JPEGProxy
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # checkpoint paths in conf/ are relative to it
 FORMAT = 1
 DIGEST_BYTES = 8  # of the SHA-256, written into every bitstream
 MODEL_ARGS = ("task", "pre", "post", "step_init", "colour", "post_only")
-
-
-def file_digest(path: str | Path) -> bytes:
-    return hashlib.sha256(Path(path).read_bytes()).digest()[:DIGEST_BYTES]
 
 
 def export(training_checkpoint: str | Path, out: str | Path, meta: dict | None = None) -> Path:
@@ -51,32 +51,63 @@ def export(training_checkpoint: str | Path, out: str | Path, meta: dict | None =
     return out
 
 
-def read(path: str | Path, kind: str) -> tuple[dict, dict, dict]:
-    """(constructor arguments, fp32 state dict, meta with `digest`) of a `kind` checkpoint."""
-    document = torch.load(path, map_location="cpu", weights_only=True)
+def _document(path: str | Path) -> tuple[dict, bytes]:
+    """The file's contents and digest, from one read."""
+    data = Path(path).read_bytes()
+    document = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     if document.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown checkpoint format {document.get('format')!r}")
-    found = document.get("kind", "sandwich")  # files written before kinds existed are sandwiches
-    if found != kind:
-        raise ValueError(f"{path}: is a {found!r} checkpoint, not {kind!r}")
+    return document, hashlib.sha256(data).digest()[:DIGEST_BYTES]
+
+
+def _kind(document: dict) -> str:
+    return document.get("kind", "sandwich")  # files written before kinds existed are sandwiches
+
+
+def _unpacked(document: dict, digest: bytes) -> tuple[dict, dict, dict]:
     state = {k: v.float() if v.is_floating_point() else v for k, v in document["state_dict"].items()}
-    return document["model"], state, dict(document["meta"], digest=file_digest(path))
+    return document["model"], state, dict(document["meta"], digest=digest)
 
 
-def peek(path: str | Path) -> tuple[str, dict]:
-    """(network kind, meta with `digest`, plus `learned_step` for a sandwich with a pre-processor)."""
-    document = torch.load(path, map_location="cpu", weights_only=True)
-    kind = document.get("kind", "sandwich")
-    if kind == "sandwich":
-        model, meta = load(path)
-        return kind, meta if model.pre is not None else {k: v for k, v in meta.items() if k != "learned_step"}
-    return kind, dict(document["meta"], digest=file_digest(path))
+def read(path: str | Path, kind: str) -> tuple[dict, dict, dict]:
+    """(constructor arguments, fp32 state dict, meta with `digest`) of a `kind` checkpoint."""
+    document, digest = _document(path)
+    if _kind(document) != kind:
+        raise ValueError(f"{path}: is a {_kind(document)!r} checkpoint, not {kind!r}")
+    return _unpacked(document, digest)
 
 
-def load(path: str | Path) -> tuple[Sandwich, dict]:
-    """(fp32 Sandwich in eval mode, meta with `digest` and `learned_step` added)."""
-    args, state, meta = read(path, "sandwich")
+def _sandwich(args: dict, state: dict, meta: dict) -> tuple[Sandwich, dict]:
     model = Sandwich(**args)
     model.load_state_dict(state)
     model.eval()
     return model, dict(meta, learned_step=float(model.proxy.step.detach()))
+
+
+def peek(path: str | Path) -> tuple[str, dict]:
+    """(network kind, meta with `digest`, plus `learned_step` for a sandwich with a pre-processor)."""
+    document, digest = _document(path)
+    if _kind(document) != "sandwich":
+        return _kind(document), dict(document["meta"], digest=digest)
+    meta = dict(document["meta"], digest=digest)
+    if not document["model"].get("post_only"):  # Δ is trained only with a pre-processor
+        proxy = JPEGProxy()
+        proxy.q.data.copy_(document["state_dict"]["proxy.q"].float())
+        meta["learned_step"] = float(proxy.step.detach())
+    return "sandwich", meta
+
+
+def load(path: str | Path) -> tuple[Sandwich, dict]:
+    """(fp32 Sandwich in eval mode, meta with `digest` and `learned_step` added)."""
+    return _sandwich(*read(path, "sandwich"))
+
+
+def holding(digest: bytes, meta: dict) -> str:
+    """Whether a bitstream's checkpoint digest is the loaded checkpoint's, in words (`sandwich info`)."""
+    return "this checkout holds it" if digest == meta["digest"] else "NOT the checkpoint this checkout holds"
+
+
+def require(method: str, digest: bytes, meta: dict) -> None:
+    """Refuse a bitstream made by other weights than the loaded checkpoint's."""
+    if digest != meta["digest"]:
+        raise DecodeError(method, f"made by checkpoint {digest.hex()}; loaded is {meta['digest'].hex()}")

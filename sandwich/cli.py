@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sandwich.bitstream import MAGIC, extract_from_jpeg, unpack
+from sandwich.bitstream import MAGIC, container, extract_from_jpeg, unpack
 from sandwich.codecs.base import DOMAINS, DecodeError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
-IMAGE_SUFFIXES = {".exr", ".hdr", ".png", ".tif", ".tiff", ".jpg", ".jpeg"}
 
 
 class UserError(Exception):
@@ -44,17 +43,6 @@ def build_method(name: str):
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("eval", overrides=[f"method={name}"])
     return instantiate(cfg.method, _convert_="all")
-
-
-def container(data: bytes) -> str:
-    if data[:2] == b"\xff\xd8":
-        return "JPEG"
-    if data[4:8] == b"ftyp":
-        brand = data[8:12]
-        return "AVIF" if brand in (b"avif", b"avis") else "HEIF"
-    if data[:2] == b"\xff\x0a" or data[:12] == b"\x00\x00\x00\x0cJXL \r\n\x87\n":
-        return "JPEG XL"
-    return "unknown"
 
 
 def embedded_header(data: bytes) -> bytes | None:
@@ -113,8 +101,9 @@ def _load_image(path: Path, domain: str) -> np.ndarray:
 
 
 def _closest_to_target(method, image: np.ndarray, target_bpp: float) -> tuple[object, bytes]:
-    """Bisect the rate grid (assumed monotone in rate; direction measured) for the point whose
-    real bitstream is closest to `target_bpp`."""
+    """The rate point whose real bitstream is closest to `target_bpp`. Points "<model>/<setting>"
+    (a sandwich's λ models) form one grid per model; each grid is bisected (assumed monotone in
+    rate, direction measured) and the closest of all the points tried wins."""
     points = list(method.rate_points)
     pixels = image.shape[0] * image.shape[1]
     tried: dict[int, bytes] = {}
@@ -124,14 +113,18 @@ def _closest_to_target(method, image: np.ndarray, target_bpp: float) -> tuple[ob
             tried[i] = method.encode(image, points[i])
         return 8 * len(tried[i]) / pixels
 
-    lo, hi = 0, len(points) - 1
-    rising = bpp(hi) >= bpp(lo)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if (bpp(mid) < target_bpp) == rising:
-            lo = mid
-        else:
-            hi = mid
+    grids: dict[str, list[int]] = {}
+    for i, point in enumerate(points):
+        grids.setdefault(str(point).rpartition("/")[0], []).append(i)
+    for grid in grids.values():
+        lo, hi = 0, len(grid) - 1
+        rising = bpp(grid[hi]) >= bpp(grid[lo])
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if (bpp(grid[mid]) < target_bpp) == rising:
+                lo = mid
+            else:
+                hi = mid
     best = min(tried, key=lambda i: abs(8 * len(tried[i]) / pixels - target_bpp))
     return points[best], tried[best]
 

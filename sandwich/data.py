@@ -124,14 +124,16 @@ class ImageFolderData(L.LightningDataModule):
         order = np.random.default_rng(self.seed).permutation(len(paths))
         n_val = max(1, round(self.val_fraction * len(paths)))
         self.val_paths = [paths[i] for i in sorted(order[:n_val])]
-        self.train_paths = [paths[i] for i in sorted(order[n_val:])]
         self.val_images = [load_for_domain(p, self.domain, self.scaling) for p in self.val_paths]
-        train = [(p, load_for_domain(p, self.domain, self.scaling)) for p in self.train_paths]
-        small = [p.name for p, im in train if min(im.shape[:2]) < self.crop]
+        train, small = [], []
+        for path in (paths[i] for i in sorted(order[n_val:])):
+            image = load_for_domain(path, self.domain, self.scaling)
+            (train if min(image.shape[:2]) >= self.crop else small).append((path, image))
         if small:  # crops of one batch must share a size
-            warnings.warn(f"skipping training images smaller than {self.crop} px: {', '.join(small)}", stacklevel=2)
-        self.train_paths = [p for p, im in train if min(im.shape[:2]) >= self.crop]
-        self.train_images = [im for p, im in train if min(im.shape[:2]) >= self.crop]
+            names = ", ".join(p.name for p, _ in small)
+            warnings.warn(f"skipping training images smaller than {self.crop} px: {names}", stacklevel=2)
+        self.train_paths = [p for p, _ in train]
+        self.train_images = [im for _, im in train]
         if not self.train_images:
             raise ValueError(f"{self.root}: no training image is at least {self.crop} px on its short side")
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from sandwich import __version__, metrics
+from sandwich.bitstream import CONTAINER_SUFFIX, container
 from sandwich.codecs.base import DOMAINS, Method
 from sandwich.images import write_png
 
@@ -29,19 +30,6 @@ METRICS_OF_TASK = {
     "hdr": ("psnr", "pu_psnr", "pu_ssim", "cvvdp_jod", "ldr_saturation_psnr"),
     "sr": ("psnr", "ms_ssim"),
 }
-_SUFFIX_BY_MAGIC = ((b"\xff\xd8", ".jpg"), (b"\xff\x0a", ".jxl"), (b"\x00\x00\x00\x0cJXL ", ".jxl"))
-
-
-def bitstream_suffix(data: bytes) -> str:
-    for magic, suffix in _SUFFIX_BY_MAGIC:
-        if data.startswith(magic):
-            return suffix
-    if data[4:8] == b"ftyp":
-        brand = data[8:12]
-        return ".avif" if brand in (b"avif", b"avis") else ".heic"
-    return ".bin"
-
-
 def _rate_label(rate_point: Any) -> str:
     return str(rate_point).replace(".", "p").replace("/", "_")
 
@@ -93,16 +81,24 @@ def evaluate_image(
         rows.append(row)
         if save_dir is not None:
             stem = f"{Path(name).stem}__{method.rate_param}_{_rate_label(rate_point)}"
-            (save_dir / (stem + bitstream_suffix(data))).write_bytes(data)
+            (save_dir / (stem + CONTAINER_SUFFIX[container(data)])).write_bytes(data)
             write_png(save_dir / (stem + ".png"), decoded)
     return rows
 
 
-def _evaluate_job(method, name, image, rate_points, with_cvvdp, save_dir):
+_worker_method: Method | None = None  # set once per worker process: a method can weigh tens of MB
+
+
+def _start_worker(method: Method) -> None:
     import torch
 
+    global _worker_method
     torch.set_num_threads(1)  # one image per worker process; the workers share the cores
-    return evaluate_image(method, name, image, rate_points, with_cvvdp, save_dir)
+    _worker_method = method
+
+
+def _evaluate_job(name, image, rate_points, with_cvvdp, save_dir):
+    return evaluate_image(_worker_method, name, image, rate_points, with_cvvdp, save_dir)
 
 
 def evaluate(
@@ -130,8 +126,8 @@ def evaluate(
             results[job[1]] = evaluate_image(*job)
             bar.update(len(rate_points))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_evaluate_job, *job): job[1] for job in jobs}
+        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(method,)) as pool:
+            futures = {pool.submit(_evaluate_job, *job[1:]): job[1] for job in jobs}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update(len(rate_points))

@@ -21,10 +21,9 @@ import numpy as np
 
 from sandwich import checkpoint
 from sandwich.bitstream import Header, unpack
-from sandwich.codecs.base import DecodeError, Method
+from sandwich.codecs.base import DOMAINS, DecodeError, Method
 
-_DOMAIN = {"hdr": ("hdr16", np.uint16), "sr": ("sr8", np.uint8)}
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # checkpoint paths in conf/ are relative to it
+_DOMAIN_OF_TASK = {"hdr": "hdr16", "sr": "sr8"}
 
 
 class SandwichMethod(Method):
@@ -35,7 +34,7 @@ class SandwichMethod(Method):
         checkpoints: Mapping[str, str],
         step_factors: Sequence[float] | None = None,
         settings: Sequence[int] | None = None,
-        root: str | Path = PROJECT_ROOT,
+        root: str | Path = checkpoint.PROJECT_ROOT,
     ):
         if not codec.can_embed_header or codec.domain != "rgb8":
             raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
@@ -55,7 +54,8 @@ class SandwichMethod(Method):
         if len(tasks) != 1:
             raise ValueError(f"{name}: checkpoints mix tasks {sorted(tasks)}")
         self.task = tasks.pop()
-        self.domain, self.dtype = _DOMAIN[self.task]
+        self.domain = _DOMAIN_OF_TASK[self.task]
+        self.dtype = DOMAINS[self.domain][0]
         points = []
         for key in self.models:
             if settings is not None:
@@ -94,8 +94,7 @@ class SandwichMethod(Method):
         if len(layers) != 2:
             return ["checkpoint: missing from the header"]
         key, digest = layers[0].decode(errors="replace"), layers[1]
-        held = self.meta.get(key, {}).get("digest")
-        status = "this checkout holds it" if held == digest else "NOT the checkpoint this checkout holds"
+        status = checkpoint.holding(digest, self.meta.get(key, {"digest": None}))
         return [f"checkpoint: model {key!r} ({self.paths[key] if key in self.paths else 'unknown key'}), "
                 f"sha256 {digest.hex()}...: {status}"]  # fmt: skip
 
@@ -115,10 +114,7 @@ class SandwichMethod(Method):
         key, digest = header.layers[0].decode(errors="replace"), header.layers[1]
         if key not in self.models:
             raise DecodeError(self.name, f"made by model {key!r}, which this method does not hold")
-        if digest != self.meta[key]["digest"]:
-            raise DecodeError(
-                self.name, f"made by checkpoint {digest.hex()} of {key!r}; loaded is {self.meta[key]['digest'].hex()}"
-            )
+        checkpoint.require(self.name, digest, self.meta[key])
         factor = 2 if self.task == "sr" else 1
         expected = (-(-header.height // factor), -(-header.width // factor))
         if decoded.shape[:2] != expected:

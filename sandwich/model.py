@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from sandwich.nets import Processor
-from sandwich.proxy import JPEGProxy, ste_floor
+from sandwich.proxy import JPEGProxy, ste_floor, to_uint8_images
 from sandwich.resample import bicubic_down, lanczos_up
 
 PEAK = {"hdr": 65535.0, "sr": 255.0}
@@ -81,13 +81,12 @@ class Sandwich(nn.Module):
     @torch.no_grad()
     def encode_image(self, image: np.ndarray) -> np.ndarray:
         """Integer H×W×3 source -> uint8 bottleneck for a real codec."""
-        x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
-        bottleneck = self.bottleneck(x).clamp(0, 255).round()
-        return bottleneck[0].permute(1, 2, 0).to(torch.uint8).numpy()
+        x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None].to(self.proxy.q.device)
+        return to_uint8_images(self.bottleneck(x))[0]
 
     @torch.no_grad()
     def decode_image(self, decoded: np.ndarray, height: int, width: int, dtype) -> np.ndarray:
         """uint8 decoded bottleneck -> integer H×W×3 reconstruction of `dtype`."""
-        b = torch.from_numpy(decoded.astype(np.float32)).permute(2, 0, 1)[None]
+        b = torch.from_numpy(decoded.astype(np.float32)).permute(2, 0, 1)[None].to(self.proxy.q.device)
         out = self.reconstruct(b, (height, width)).clamp(0, self.peak).round()
-        return out[0].permute(1, 2, 0).numpy().astype(dtype)
+        return out[0].permute(1, 2, 0).cpu().numpy().astype(dtype)

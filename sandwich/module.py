@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 import lightning as L
 import numpy as np
@@ -23,7 +22,7 @@ import torch
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
-from sandwich.proxy import fitted_rate, real_jpeg_bits
+from sandwich.proxy import fitted_rate, real_jpeg_bits, to_uint8_images
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +54,11 @@ class SandwichModule(L.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = Sandwich(task, pre, post, step_init, colour, bf16, post_only)
+        self.model = Sandwich(task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only)
         if channels_last:
             for processor in (self.model.pre, self.model.post):
                 if processor is not None:
                     processor.to(memory_format=torch.channels_last)
-        self._step_started = None
 
     def forward(self, source: torch.Tensor):
         return self.model(source)
@@ -88,18 +86,15 @@ class SandwichModule(L.LightningModule):
         }
         return loss, stats
 
-    def on_train_batch_start(self, batch, batch_idx):
-        self._step_started = time.perf_counter()
-
     def _post_only_objective(self, source: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Post-only ablation: the baseline's bottleneck through the real JPEG at a flat step drawn
         per image from `post_only_steps` (the bench's grid), then the post-processor; MSE only."""
         keep_rgb = self.hparams.colour == "rgb"
         steps = self.hparams.post_only_steps
         with torch.no_grad():
-            codes = self.model.bottleneck(source).clamp(0, 255).round().to(torch.uint8)
+            codes = to_uint8_images(self.model.bottleneck(source))
         decoded = []
-        for image in codes.permute(0, 2, 3, 1).cpu().numpy():
+        for image in codes:
             step = steps[int(torch.randint(len(steps), ()))]
             decoded.append(decode_jpeg8(encode_jpeg8(image, flat_step=step, keep_rgb=keep_rgb)))
         decoded = torch.from_numpy(np.stack(decoded)).to(source.device).permute(0, 3, 1, 2).float()
@@ -113,10 +108,6 @@ class SandwichModule(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in stats.items()}, prog_bar=False, batch_size=len(batch))
         self.log("train/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
         return loss
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        elapsed = time.perf_counter() - self._step_started
-        self.log("train/images_per_s", len(batch) / elapsed, batch_size=len(batch))
 
     def validation_step(self, batch, batch_idx):
         step = int(round(self.model.proxy.step.item()))

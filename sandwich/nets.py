@@ -89,19 +89,15 @@ class Processor(nn.Module):
         mlp_hidden: int = 16,
         encoder: Sequence[int] = (16, 32, 64, 128),
         decoder: Sequence[int] = (256, 128, 64, 32, 16),
-        unet: bool = True,
         zero_init: bool = False,
     ):
         super().__init__()
         self.mlp = SineMLP(channels_in, channels_out, mlp_hidden, zero_init)
-        self.unet = UNet(channels_in, channels_out, encoder, decoder) if unet else None
+        self.unet = UNet(channels_in, channels_out, encoder, decoder)
         self.scale = nn.Parameter(torch.zeros(()))
 
     def forward(self, x):
-        out = self.mlp(x)
-        if self.unet is not None:
-            out = out + self.scale * self.unet(x)
-        return out
+        return self.mlp(x) + self.scale * self.unet(x)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -80,24 +80,27 @@ def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return _mix(x - _CHROMA_OFFSET.to(x)[None, :, None, None], _YCBCR_TO_RGB)
 
 
+MIN_STEP = 1.0  # the finest flat JPEG step
+
+
 class JPEGProxy(nn.Module):
     """Differentiable stand-in for flat-table JPEG; `colour` "rgb" (keep_rgb) or "ycbcr"."""
 
-    def __init__(self, step_init: float = 4.0, min_step: float = 1.0, colour: str = "rgb", learn_step: bool = True):
+    def __init__(self, step_init: float = 4.0, colour: str = "rgb"):
         super().__init__()
         if colour not in ("rgb", "ycbcr"):
             raise ValueError(f"colour must be 'rgb' or 'ycbcr', got {colour!r}")
-        self.colour, self.min_step = colour, min_step
-        # elu(q) + min_step = step_init: q = step_init - min_step when that is > 0 (elu is identity there)
-        offset = step_init - min_step
-        q0 = offset if offset > 0 else math.log(offset / 0.01 + 1)
-        self.q = nn.Parameter(torch.tensor(float(q0)), requires_grad=learn_step)
+        if step_init < MIN_STEP:
+            raise ValueError(f"step_init must be at least {MIN_STEP}, got {step_init}")
+        self.colour = colour
+        # Δ = elu(q) + MIN_STEP = step_init: elu is the identity for q ≥ 0
+        self.q = nn.Parameter(torch.tensor(float(step_init - MIN_STEP)))
         self.register_buffer("dct", dct_matrix(), persistent=False)
 
     @property
     def step(self) -> torch.Tensor:
-        """Δ = elu(q, 0.01) + min_step (PIL JPEG does not tell steps 0 and 1 apart)."""
-        return F.elu(self.q, alpha=0.01) + self.min_step
+        """Δ = elu(q, 0.01) + MIN_STEP (PIL JPEG does not tell steps 0 and 1 apart)."""
+        return F.elu(self.q, alpha=0.01) + MIN_STEP
 
     def forward(self, bottleneck: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(decoded bottleneck N×3×H×W in [0, 255], quantized DCT coefficients)."""
@@ -123,11 +126,16 @@ def rate_surrogate(quantized: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
     return torch.log1p(quantized.abs() / step).flatten(1).sum(1)
 
 
+def to_uint8_images(bottleneck: torch.Tensor) -> np.ndarray:
+    """N×3×H×W real-valued bottleneck -> the N×H×W×3 uint8 images a real codec takes (clipped, rounded)."""
+    images = bottleneck.detach().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    return np.ascontiguousarray(images.cpu().numpy())
+
+
 def real_jpeg_bits(bottleneck: torch.Tensor, step: float, colour: str = "rgb") -> torch.Tensor:
     """Bits of the real JPEG (flat table round(Δ), optimize, 4:4:4, headers) of each image."""
-    images = bottleneck.detach().clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    step = int(np.clip(round(float(step)), 1, 255))
-    bits = [8 * len(encode_jpeg8(np.ascontiguousarray(im), flat_step=step, keep_rgb=colour == "rgb")) for im in images]
+    step = round(float(step))  # encode_jpeg8 clips it to the table's 1..255
+    bits = [8 * len(encode_jpeg8(im, flat_step=step, keep_rgb=colour == "rgb")) for im in to_uint8_images(bottleneck)]
     return torch.tensor(bits, dtype=torch.float32, device=bottleneck.device)
 
 

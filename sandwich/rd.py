@@ -163,8 +163,12 @@ def validation_figure(results_dir, task: str, points: dict[str, tuple[float, flo
     """Training's RD figure: the bench's baseline curves (test set, from `results_dir/<task>`) and
     this validation's real-codec points (validation crops: a different image set, so compare the
     points with each other and read the curves for shape and scale)."""
-    results = load_results(Path(results_dir) / task)
-    fig = plot_rd({k: results[k] for k in VALIDATION_BASELINES[task] if k in results}, "psnr", None)
+    results = {}
+    for name in VALIDATION_BASELINES[task]:  # read only the two curves drawn, not the whole folder
+        path = Path(results_dir) / task / f"{name}.json"
+        if path.is_file():
+            results[name] = json.loads(path.read_text())
+    fig = plot_rd(results, "psnr", None)
     ax = fig.axes[0]
     for (label, (bpp, quality)), marker in zip(points.items(), "*Xo"):
         ax.plot([bpp], [quality], marker=marker, ms=12, ls="none", label=f"{label} (validation crops)")

@@ -33,8 +33,8 @@ def _upsample_axis(x: torch.Tensor, size: int, axis: int, a: int = 3) -> torch.T
     first = torch.floor(centres).long() - a + 1
     taps = first[:, None] + torch.arange(2 * a)[None, :]
     weights = _lanczos(centres[:, None] - taps.double(), a)
-    weights = (weights / weights.sum(1, keepdim=True)).to(x.dtype)
-    index = taps.clamp(0, n - 1)  # replicate the edge
+    weights = (weights / weights.sum(1, keepdim=True)).to(x)  # x's dtype and device
+    index = taps.clamp(0, n - 1).to(x.device)  # replicate the edge
     moved = x.movedim(axis, -1)
     gathered = moved[..., index]  # ...×size×2a
     return (gathered * weights).sum(-1).movedim(-1, axis)

@@ -64,8 +64,9 @@ def test_info_on_every_methods_file(name, data_root, tmp_path, capsys):
     out = tmp_path / "f.bin"
     assert main(["compress", str(_input_for(method, data_root)), str(out), "--method", name]) == EXIT_OK
     capsys.readouterr()
-    main(["info", str(out)])
+    code = main(["info", str(out)])
     text = capsys.readouterr().out
+    assert code == (EXIT_OK if "standard:  yes" in text else EXIT_INPUT)  # 1: no standard decoder opens it
     assert (f"method:    {name}" in text) != (name in BARE)
     if name in BARE:  # decompress needs to be told the method
         assert main(["decompress", str(out), str(tmp_path / "g.png")]) == EXIT_INPUT
@@ -82,6 +83,22 @@ def test_target_bpp_picks_the_closest_grid_point(data_root, tmp_path, capsys):
     assert main(["compress", str(source), str(tmp_path / "t.jpg"), "--method", "truncation_jpeg_flat", "--target-bpp", str(target)]) == 0
     written = 8 * (tmp_path / "t.jpg").stat().st_size / image[..., 0].size
     assert abs(written - target) == pytest.approx(min(abs(r - target) for r in rates.values()))
+
+
+def test_target_bpp_searches_each_models_grid():
+    """A sandwich's points run model by model, so the rates rise and fall along the list: the
+    search must still find the closest point (b/1; one bisection of the whole list never tries it)."""
+    from sandwich.cli import _closest_to_target
+
+    class Grids:
+        bpp = {"a/3": 0.5, "a/2": 1.0, "a/1": 2.0, "b/3": 0.7, "b/2": 1.4, "b/1": 3.45, "c/3": 1.9, "c/2": 3.6, "c/1": 7.0}
+        rate_points = tuple(bpp)
+
+        def encode(self, image, point):
+            return bytes(int(self.bpp[point] * image[..., 0].size / 8))
+
+    point, data = _closest_to_target(Grids(), np.zeros((64, 64, 3), np.uint16), 3.5)
+    assert point == "b/1" and len(data) == int(3.45 * 4096 / 8)
 
 
 def test_bad_inputs_exit_1_with_one_clear_line(data_root, tmp_path, capsys):

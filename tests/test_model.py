@@ -44,8 +44,6 @@ def test_proxy_path_shapes_range_and_gradients(task, shape):
     assert recon.shape == source.shape and recon.dtype == torch.float32
     expected = shape[-2:] if task == "hdr" else ((shape[2] + 1) // 2, (shape[3] + 1) // 2)
     assert bottleneck.shape[-2:] == expected
-    decoded, _ = model.proxy(bottleneck)
-    assert decoded.min() >= 0 and decoded.max() <= 255
     ((recon - source) ** 2).mean().backward()
     for name, param in model.named_parameters():
         if param.requires_grad and not name.endswith(("hidden.bias",)):

@@ -9,6 +9,7 @@ import torch
 from conftest import synthetic_linear, synthetic_sr
 
 from sandwich.images import linear_to_pq16
+from sandwich.callbacks import Throughput
 from sandwich.module import SandwichModule
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
@@ -29,7 +30,7 @@ def test_fit_steps_and_real_codec_validation(task, colour):
     step_before = module.model.proxy.step.item()
     trainer = L.Trainer(
         accelerator="cpu", max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, limit_val_batches=1, num_sanity_val_steps=0,
+        enable_model_summary=False, limit_val_batches=1, num_sanity_val_steps=0, callbacks=[Throughput()],
     )  # fmt: skip
     trainer.fit(module, _loader(task), _loader(task))
     metrics = trainer.callback_metrics

@@ -49,11 +49,14 @@ def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path):
     first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and first.global_step == 4
     weights = {k: v.clone() for k, v in first.lightning_module.state_dict().items()}
+    # resuming at the step it stopped trains nothing: the weights are the first run's, restored
+    # (another seed, so a run that ignored the checkpoint could not reproduce them by retraining)
+    same = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, [*extra, "ckpt_path=last", "seed=1"]))
+    restored = same.lightning_module.state_dict()
+    assert same.global_step == 4 and all(torch.equal(restored[k], weights[k]) for k in weights)
     more = ["trainer.max_steps=6", "trainer.val_check_interval=2", "callbacks.checkpoint.every_n_train_steps=2"]
     second = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, [*more, "ckpt_path=last"]))
     assert second.global_step == 6  # continued, not restarted
-    resumed = torch.load(tmp_path / "checkpoints" / "step000004.ckpt", weights_only=False)["state_dict"]
-    assert all(torch.equal(resumed[k], weights[k]) for k in weights)
 
 
 def test_two_process_cpu_ddp_runs_a_step(compose_cfg, train_folders, tmp_path):

@@ -21,14 +21,13 @@ import numpy as np
 import torch
 
 from baselines.han import entropy
-from baselines.han.layers import SideInfo, base_layer, itmo_table, map_residual, residual_ranges, unmap_residual
+from baselines.han.layers import SideInfo, analyse, unmap_residual
 from baselines.han.model import FACTOR, LATENT_CHANNELS, HanModel, pad_to_multiple
 from sandwich import checkpoint
 from sandwich.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.codecs.base import DecodeError, Method
 from sandwich.codecs.jpeg import decode_jpeg8, versions as jpeg_versions
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # checkpoint paths in conf/ are relative to it
 CODERS = ("fixed", "arithmetic")
 _CRC = struct.Struct(">I")
 
@@ -51,7 +50,7 @@ class Han(Method):
     domain = "hdr16"
     rate_param = "quality/iterations"
 
-    def __init__(self, name: str, checkpoint_path: str, coder: str, post: bool, rate_points, root: str | Path = PROJECT_ROOT):
+    def __init__(self, name: str, checkpoint_path: str, coder: str, post: bool, rate_points, root: str | Path = checkpoint.PROJECT_ROOT):
         if coder not in CODERS:
             raise ValueError(f"{name}: coder must be one of {CODERS}, got {coder!r}")
         self.name, self.coder, self.post = name, coder, post
@@ -75,9 +74,8 @@ class Han(Method):
         )
 
     def describe_layers(self, layers: list[bytes]) -> list[str]:
-        held = layers[:1] == [self.meta["digest"]]
-        status = "this checkout holds it" if held else "NOT the checkpoint this checkout holds"
-        return [f"checkpoint: sha256 {layers[0].hex() if layers else '?'}...: {status}",
+        digest = layers[0] if layers else b""
+        return [f"checkpoint: sha256 {digest.hex()}...: {checkpoint.holding(digest, self.meta)}",
                 f"side information: {len(layers[1]) if len(layers) > 1 else 0} bytes",
                 f"residual bits ({self.coder}): {len(layers[2]) if len(layers) > 2 else 0} bytes"]  # fmt: skip
 
@@ -95,16 +93,17 @@ class Han(Method):
         (the base layer alone) is possible. The side information carries K."""
         height, width = mapped.shape[:2]
         x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
-        recons, bits = self.model.autoencoder.iterate(x, iterations)
         error = float(x[..., :height, :width].square().mean())
-        kept = 0
-        for recon in recons:
+        kept = []
+        for recon, b in self.model.autoencoder.steps(x, iterations):
             now = float((recon - x)[..., :height, :width].square().mean())
             if now >= error:
                 break
-            error, kept = now, kept + 1
-        shape = self.latent_shape(height, width, 0)[1:]
-        return torch.stack([b[0] for b in bits[:kept]]).to(torch.uint8).numpy() if kept else np.zeros((0, *shape), np.uint8)
+            error = now
+            kept.append(b[0])
+        if not kept:
+            return np.zeros(self.latent_shape(height, width, 0), np.uint8)
+        return torch.stack(kept).to(torch.uint8).numpy()
 
     @torch.no_grad()
     def reconstruct(self, bits: np.ndarray, base_hat: np.ndarray, side: SideInfo) -> np.ndarray:
@@ -123,25 +122,20 @@ class Han(Method):
     def model_path(self, image: np.ndarray, rate_point) -> np.ndarray:
         """The module's own quantized forward path, no bitstream: what decode(encode(x)) must equal."""
         quality, iterations = parse_rate_point(rate_point)
-        _, base_hat = base_layer(image, quality)
-        lut = itmo_table(base_hat, image)
-        low, high = residual_ranges(image, lut[base_hat])
-        mapped = map_residual(image, lut[base_hat], low, high)
-        bits = self.bits(mapped, iterations)
-        return self.reconstruct(bits, base_hat, SideInfo(len(bits), lut, low, high))
+        analysis = analyse(image, quality)
+        bits = self.bits(analysis.mapped, iterations)
+        return self.reconstruct(bits, analysis.base_hat, analysis.side(len(bits)))
 
     # --- the bitstream ------------------------------------------------------------------------
 
     def _encode(self, image, rate_point):
         quality, iterations = parse_rate_point(rate_point)
-        base, base_hat = base_layer(image, quality)
-        lut = itmo_table(base_hat, image)
-        low, high = residual_ranges(image, lut[base_hat])
-        bits = self.bits(map_residual(image, lut[base_hat], low, high), iterations)
+        analysis = analyse(image, quality)
+        bits = self.bits(analysis.mapped, iterations)
         coded = entropy.pack_fixed(bits) if self.coder == "fixed" else entropy.encode_arithmetic(bits)[0]
-        side = SideInfo(len(bits), lut, low, high).pack() + _CRC.pack(zlib.crc32(coded))
+        side = analysis.side(len(bits)).pack() + _CRC.pack(zlib.crc32(coded))
         header = Header(self.name, *image.shape[:2], [self.meta["digest"], side, coded]).pack()
-        return embed_in_jpeg(base, header)
+        return embed_in_jpeg(analysis.base, header)
 
     def _decode(self, data):
         packed, base = extract_from_jpeg(data, self.name)
@@ -149,8 +143,7 @@ class Han(Method):
         if len(header.layers) != 3:
             raise DecodeError(self.name, f"expected 3 layers (checkpoint, side info, bits), got {len(header.layers)}")
         digest, side_bytes, coded = header.layers
-        if digest != self.meta["digest"]:
-            raise DecodeError(self.name, f"made by checkpoint {digest.hex()}; loaded is {self.meta['digest'].hex()}")
+        checkpoint.require(self.name, digest, self.meta)
         if len(side_bytes) < _CRC.size or _CRC.unpack(side_bytes[-_CRC.size :])[0] != zlib.crc32(coded):
             raise DecodeError(self.name, "residual bits fail their CRC-32 (corrupted)")
         try:

@@ -54,6 +54,31 @@ class SideInfo:
         return cls(iterations, lut, low, high)
 
 
+@dataclass
+class Analysis:
+    """Everything the encoder derives from the source before the autoencoder."""
+
+    base: bytes  # the base JPEG file
+    base_hat: np.ndarray  # its decoded uint8 image
+    lut: np.ndarray  # ITMO table
+    prediction: np.ndarray  # lut[base_hat], uint16
+    low: np.ndarray
+    high: np.ndarray
+    mapped: np.ndarray  # RM'd residual, what the autoencoder codes
+
+    def side(self, iterations: int) -> SideInfo:
+        return SideInfo(iterations, self.lut, self.low, self.high)
+
+
+def analyse(image: np.ndarray, quality: int) -> Analysis:
+    """16-bit PQ source -> base layer, ITMO prediction and mapped residual at base `quality`."""
+    base, base_hat = base_layer(image, quality)
+    lut = itmo_table(base_hat, image)
+    prediction = lut[base_hat]
+    low, high = residual_ranges(image, prediction)
+    return Analysis(base, base_hat, lut, prediction, low, high, map_residual(image, prediction, low, high))
+
+
 def base_layer(image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
     """16-bit PQ source -> (base JPEG file, its decoded uint8 image): Reinhard–Devlin TMO, then a
     standard 8-bit JPEG (YCbCr 4:4:4)."""

@@ -73,20 +73,23 @@ class ResidualAutoencoder(nn.Module):
     def gain(self, iteration: int) -> torch.Tensor:
         return torch.exp(self.log_gain[iteration])
 
-    def iterate(self, x: torch.Tensor, iterations: int, stochastic: bool = False):
-        """Iterative residual coding: iteration k codes what iterations < k left of x.
-        Returns (reconstruction after each iteration, bits of each iteration)."""
+    def steps(self, x: torch.Tensor, iterations: int, stochastic: bool = False):
+        """Iterative residual coding: iteration k codes what iterations < k left of x. Yields
+        (reconstruction after this iteration, its bits), one iteration at a time, so a caller that
+        stops early computes no more."""
         if not 1 <= iterations <= self.iterations:
             raise ValueError(f"iterations must be 1..{self.iterations}, got {iterations}")
         total = torch.zeros_like(x)
-        recons, bits = [], []
         for k in range(iterations):
             gain = self.gain(k)
             b = binarize(self.probabilities((x - total) * gain), stochastic)
             total = total + self.reconstruct(b) / gain
-            recons.append(total)
-            bits.append(b)
-        return recons, bits
+            yield total, b
+
+    def iterate(self, x: torch.Tensor, iterations: int, stochastic: bool = False):
+        """All of `steps`: (reconstruction after each iteration, bits of each iteration)."""
+        recons, bits = zip(*self.steps(x, iterations, stochastic))
+        return list(recons), list(bits)
 
     def replay(self, bits: list[torch.Tensor]) -> torch.Tensor:
         """The decoder's side of `iterate`: the same sum in the same order, hence the same floats."""

@@ -17,7 +17,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from baselines.han.layers import base_layer, itmo_table, map_residual, residual_ranges
+from baselines.han.layers import analyse, residual_scale
 from baselines.han.model import FACTOR, LATENT_CHANNELS, HanModel, pad_to_multiple
 from sandwich.module import adam_with_drop, log_validation, psnr_db
 
@@ -50,31 +50,29 @@ class HanModule(L.LightningModule):
             self.model.autoencoder.requires_grad_(False)
 
     def _layers(self, batch: torch.Tensor, qualities: list[int]):
-        """Per crop: (RM'd residual, ITMO prediction, residual low, high) as batched tensors."""
-        mapped, predictions, lows, highs = [], [], [], []
-        for image, quality in zip(batch.permute(0, 2, 3, 1).round().cpu().numpy().astype(np.uint16), qualities):
-            _, base_hat = base_layer(image, quality)
-            prediction = itmo_table(base_hat, image)[base_hat]
-            low, high = residual_ranges(image, prediction)
-            mapped.append(map_residual(image, prediction, low, high))
-            predictions.append(prediction.astype(np.float32))
-            lows.append(low.astype(np.float32))
-            highs.append(high.astype(np.float32))
-        as_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(batch.device)  # noqa: E731
-        x = as_tensor(mapped).permute(0, 3, 1, 2)
-        return x, as_tensor(predictions).permute(0, 3, 1, 2), as_tensor(lows)[..., None, None], as_tensor(highs)[..., None, None]
+        """Per crop: the analysis at its base quality, batched as (RM'd residual, ITMO prediction,
+        RM scale) tensors, plus the base JPEGs' mean size in bytes."""
+        images = batch.permute(0, 2, 3, 1).round().cpu().numpy().astype(np.uint16)
+        analyses = [analyse(image, quality) for image, quality in zip(images, qualities)]
+
+        def batched(arrays):
+            return torch.from_numpy(np.stack(arrays).astype(np.float32)).to(batch.device)
+
+        x = batched([a.mapped for a in analyses]).permute(0, 3, 1, 2)
+        prediction = batched([a.prediction for a in analyses]).permute(0, 3, 1, 2)
+        scale = batched([residual_scale(a.low, a.high) for a in analyses])[..., None, None]
+        return x, prediction, scale, float(np.mean([len(a.base) for a in analyses]))
 
     @staticmethod
-    def _hdr(mapped: torch.Tensor, prediction: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    def _hdr(mapped: torch.Tensor, prediction: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """ITMO + RM⁻¹, clipped to the PQ range (as the codec does before post-processing)."""
-        scale = torch.maximum(low.abs(), high.abs()).clamp_min(1)
         return (prediction + mapped * scale).clamp(0, PEAK)
 
     def _draw(self, values) -> int:
         return values[int(torch.randint(len(values), ()))]
 
     def training_step(self, batch, batch_idx):
-        x, prediction, low, high = self._layers(batch, [self._draw(self.hparams.qualities) for _ in batch])
+        x, prediction, scale, _ = self._layers(batch, [self._draw(self.hparams.qualities) for _ in batch])
         ae = self.model.autoencoder
         if self.hparams.stage == "autoencoder":
             recons, _ = ae.iterate(pad_to_multiple(x), self.hparams.iterations, stochastic=True)
@@ -85,19 +83,18 @@ class HanModule(L.LightningModule):
         with torch.no_grad():
             iterations = int(torch.randint(1, self.hparams.iterations + 1, ()))
             recons, _ = ae.iterate(pad_to_multiple(x), iterations)
-            hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, low, high) / PEAK
+            hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, scale) / PEAK
         mse = (self.model.post(hdr) - batch / PEAK).square().mean()
         self.log_dict({"train/loss": mse, "train/psnr": psnr_db(mse.detach(), 1.0)}, batch_size=len(batch))
         return mse
 
     def validation_step(self, batch, batch_idx):
         quality, iterations = self.hparams.val_quality, self.hparams.val_iterations
-        x, prediction, low, high = self._layers(batch, [quality] * len(batch))
+        x, prediction, scale, base_bytes = self._layers(batch, [quality] * len(batch))
         recons, _ = self.model.autoencoder.iterate(pad_to_multiple(x), iterations)
-        hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, low, high)
+        hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, scale)
         post = self.model.post(hdr / PEAK).clamp(0, 1) * PEAK
         height, width = batch.shape[-2:]
-        base_bytes = np.mean([len(base_layer(im, quality)[0]) for im in batch.permute(0, 2, 3, 1).round().cpu().numpy().astype(np.uint16)])
         latent_bits = iterations * LATENT_CHANNELS * -(-height // FACTOR) * -(-width // FACTOR)
         mse = lambda y: (y.round() - batch.round()).square().mean()  # noqa: E731
         stats = {

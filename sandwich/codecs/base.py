@@ -93,6 +93,9 @@ class Method(ABC):
         """Lines for `sandwich info` about what a header's layers hold (e.g. the checkpoint)."""
         return []
 
+    def clear_cache(self) -> None:
+        """Drop work a method caches across calls (a sandwich's last bottleneck); timing needs it."""
+
     def info(self) -> dict:
         return {
             "name": self.name,

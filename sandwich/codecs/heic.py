@@ -65,13 +65,16 @@ def decode_heic(data: bytes, bits: int = 8) -> tuple[np.ndarray, bytes | None]:
         raise ValueError(f"expected RGB, file has shape {image.shape}")
     if bits > 8:
         image = image >> (16 - bits)
-    return np.ascontiguousarray(image), read_heic_header(data)
+    return np.ascontiguousarray(image), _header_item(heif)
+
+
+def _header_item(heif) -> bytes | None:
+    return next((m["data"] for m in heif.info.get("metadata", []) if m.get("type") == METADATA_TYPE), None)
 
 
 def read_heic_header(data: bytes) -> bytes | None:
     """The embedded project header item of a HEIC file, without decoding its image."""
-    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
-    return next((m["data"] for m in heif.info.get("metadata", []) if m.get("type") == METADATA_TYPE), None)
+    return _header_item(pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False))
 
 
 def versions() -> str:
