@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from sandwich.bitstream import Header, unpack
-from sandwich.codecs.base import DecodeError, Method
+from sandwich.bitstream import Header
+from sandwich.codecs.base import Method
 
 
 def downsample(image: np.ndarray, factor: int = 2) -> np.ndarray:
@@ -45,12 +45,8 @@ class Resample(Method):
         return self.codec.encode_with_header(downsample(image, self.factor), rate_point, header)
 
     def _decode(self, data):
-        small, header = self.codec.decode_with_header(data, self.name)
-        shape = unpack(header, self.name)
-        expected = (-(-shape.height // self.factor), -(-shape.width // self.factor))
-        if small.shape[:2] != expected:
-            raise DecodeError(self.name, f"low-res image is {small.shape[:2]}, expected {expected}")
-        return upsample(small, shape.height, shape.width)
+        small, header = self.codec.decode_checked(data, self.name, self.factor)
+        return upsample(small, header.height, header.width)
 
 
 class FullResolution(Method):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sandwich.bitstream import Header, unpack
+from sandwich.bitstream import Header
 from sandwich.codecs.base import DOMAINS, DecodeError, Method
 
 _CODEC_BITS = {"rgb8": 8, "rgb10": 10, "rgb12": 12, "rgb16": 16}
@@ -57,10 +57,7 @@ class Truncation(Method):
 
     def _decode(self, data):
         if self.header:
-            codes, header = self.codec.decode_with_header(data, self.name)
-            shape = unpack(header, self.name)
-            if codes.shape[:2] != (shape.height, shape.width):
-                raise DecodeError(self.name, f"image is {codes.shape[:2]}, header says {shape.height}x{shape.width}")
+            codes, _ = self.codec.decode_checked(data, self.name)
         else:
             codes = self.codec.decode(data)
         if codes.dtype != DOMAINS[self.codec.domain][0] or codes.max(initial=0) >= 1 << self.bits:

@@ -18,13 +18,11 @@ from torch.utils.data import DataLoader, Dataset
 from sandwich.images import HDRScaling, list_images, load_for_domain
 
 
-def _resize(image: np.ndarray, scale: float) -> np.ndarray:
-    """Area-average downscale of an integer image, keeping its dtype."""
+def _shrink(window: np.ndarray, size: int) -> np.ndarray:
+    """Area-average downscale of a square integer window to size×size, keeping its dtype."""
     import cv2
 
-    h, w = image.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return window if window.shape[0] == size else cv2.resize(window, (size, size), interpolation=cv2.INTER_AREA)
 
 
 class CropDataset(Dataset):
@@ -56,13 +54,15 @@ class CropDataset(Dataset):
         if not self.train:
             return self._to_tensor(self._centre(self.images[index % len(self.images)]))
         image = self.images[self.rng.integers(len(self.images))]
-        if self.min_scale < 1.0:
-            smallest = max(self.min_scale, self.crop / min(image.shape[:2]))
-            if smallest < 1.0:
-                image = _resize(image, self.rng.uniform(smallest, 1.0))
         h, w = image.shape[:2]
-        top, left = self.rng.integers(h - self.crop + 1), self.rng.integers(w - self.crop + 1)
-        patch = image[top : top + self.crop, left : left + self.crop]
+        window = self.crop  # source pixels per crop side: a random downscale reads a larger window
+        if self.min_scale < 1.0:
+            smallest = max(self.min_scale, self.crop / min(h, w))
+            if smallest < 1.0:
+                window = min(h, w, round(self.crop / self.rng.uniform(smallest, 1.0)))
+        top, left = self.rng.integers(h - window + 1), self.rng.integers(w - window + 1)
+        # only the window is resized, never the whole photo
+        patch = _shrink(image[top : top + window, left : left + window], self.crop)
         if self.rng.random() < 0.5:
             patch = patch[:, ::-1]
         patch = np.rot90(patch, self.rng.integers(4))

@@ -18,7 +18,12 @@ from sandwich import rd
 from sandwich.evaluate import TASK_OF_DOMAIN, evaluate, results_document, write_results
 from sandwich.images import HDRScaling, list_images, load_for_domain
 
-BENCH_ANCHORS = {"hdr": "truncation_jpeg", "sr": "bicubic_jpeg"}
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def bench_anchor(task: str) -> str:
+    """The task's anchor as `make bench` declares it (conf/bench.yaml), so the two never disagree."""
+    return OmegaConf.load(CONF / "bench.yaml").tasks[task].anchor
 
 
 def run(cfg: DictConfig) -> Path:
@@ -46,7 +51,7 @@ def run(cfg: DictConfig) -> Path:
         method, rows, config, str(root), [n for n, _ in images], cvvdp_images, cfg.workers, time.perf_counter() - start
     )
     path = write_results(document, out / f"{method.name}.json")
-    log_results(cfg.logger, document, out, cfg.anchor or BENCH_ANCHORS[task])
+    log_results(cfg.logger, document, out, cfg.anchor or bench_anchor(task))
     return path
 
 
@@ -94,7 +99,7 @@ def log_results(logger: DictConfig, document: dict, results_dir: Path, anchor: s
     run.finish()
 
 
-@hydra.main(config_path="../conf", config_name="eval", version_base="1.3")
+@hydra.main(config_path=str(CONF), config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     print(f"wrote {run(cfg)}")
 

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from sandwich import checkpoint
-from sandwich.bitstream import Header, unpack
+from sandwich.bitstream import Header
 from sandwich.codecs.base import DOMAINS, DecodeError, Method
 
 _DOMAIN_OF_TASK = {"hdr": "hdr16", "sr": "sr8"}
@@ -107,16 +107,11 @@ class SandwichMethod(Method):
         return self.codec.encode_with_header(self.bottleneck(image, key), setting, header)
 
     def _decode(self, data):
-        decoded, packed = self.codec.decode_with_header(data, self.name)
-        header = unpack(packed, self.name)
+        decoded, header = self.codec.decode_checked(data, self.name, factor=2 if self.task == "sr" else 1)
         if len(header.layers) != 2:
             raise DecodeError(self.name, "header lacks the model key and checkpoint digest")
         key, digest = header.layers[0].decode(errors="replace"), header.layers[1]
         if key not in self.models:
             raise DecodeError(self.name, f"made by model {key!r}, which this method does not hold")
         checkpoint.require(self.name, digest, self.meta[key])
-        factor = 2 if self.task == "sr" else 1
-        expected = (-(-header.height // factor), -(-header.width // factor))
-        if decoded.shape[:2] != expected:
-            raise DecodeError(self.name, f"bottleneck is {decoded.shape[:2]}, header implies {expected}")
         return self.models[key].decode_image(decoded, header.height, header.width, self.dtype)

@@ -25,6 +25,7 @@ SSIM part alone 13 ms; ``cvvdp_jod`` ≈ 0.8–0.95 s warm.
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import importlib.util
 import math
@@ -227,9 +228,13 @@ class HDRReference:
         ref_u16 = np.asarray(ref_u16)
         _check_rgb(ref_u16, np.uint16)
         self.ref = ref_u16
-        self.pu = _pu21_of_codes(ref_u16)
         self._ssim: _SSIMRef | None = None
         self._nits: torch.Tensor | None = None
+
+    @functools.cached_property
+    def pu(self) -> np.ndarray:
+        """PU21 of the reference, on first use (ColorVideoVDP alone never needs it)."""
+        return _pu21_of_codes(self.ref)
 
     def _check(self, test_u16: np.ndarray) -> np.ndarray:
         test_u16 = np.asarray(test_u16)

@@ -14,13 +14,11 @@ With `post_only` there is no pre-processor: the bottleneck is the baseline's (th
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 from torch import nn
 
-from sandwich.nets import Processor
+from sandwich.nets import Processor, training_autocast
 from sandwich.proxy import JPEGProxy, ste_floor, to_uint8_images
 from sandwich.resample import bicubic_down, lanczos_up
 
@@ -47,13 +45,9 @@ class Sandwich(nn.Module):
         self.post = Processor(**{"zero_init": True, **(post or {})})
         self.proxy = JPEGProxy(step_init=step_init, colour=colour)
 
-    def _autocast(self, device_type: str):
-        enabled = self.bf16 and self.training
-        return torch.autocast(device_type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
-
     def _residual(self, processor: Processor, x: torch.Tensor) -> torch.Tensor:
         """x + peak·processor(x/peak − 0.5): the networks see inputs in about [−0.5, 0.5]."""
-        with self._autocast(x.device.type):
+        with training_autocast(self, x.device.type, self.bf16):
             correction = processor(x / self.peak - 0.5)
         return x + self.peak * correction.float()
 

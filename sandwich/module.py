@@ -55,6 +55,7 @@ class SandwichModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = Sandwich(task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only)
+        self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
         if channels_last:
             for processor in (self.model.pre, self.model.post):
                 if processor is not None:
@@ -121,7 +122,10 @@ class SandwichModule(L.LightningModule):
             restored = self.model.decode_image(decode_jpeg8(data), height, width, dtype)
             psnrs.append(psnr(image, restored, peak))
             sizes.append(len(data))
-            baseline.append(_baseline(image, self.hparams.task, step, keep_rgb))
+            key = (batch_idx, len(baseline), step)  # validation crops are fixed: each baseline is coded once
+            if key not in self._baselines:
+                self._baselines[key] = _baseline(image, self.hparams.task, step, keep_rgb)
+            baseline.append(self._baselines[key])
         # the real JPEG just made is the one the rate fit would encode again: reuse its size
         bits = torch.tensor(sizes, dtype=torch.float32, device=batch.device) * 8
         _, proxy_stats = self._objective(batch, real_bits=bits)
@@ -158,7 +162,9 @@ class SandwichModule(L.LightningModule):
 
     def configure_optimizers(self):
         networks = [p for n, p in self.model.named_parameters() if not n.startswith("proxy.")]
-        groups = [{"params": networks, "lr": self.hparams.lr}, {"params": [self.model.proxy.q], "lr": self.hparams.step_lr}]
+        groups = [{"params": networks, "lr": self.hparams.lr}]
+        if not self.hparams.post_only:  # post-only codes at fixed steps: Δ is not trained
+            groups.append({"params": [self.model.proxy.q], "lr": self.hparams.step_lr})
         return adam_with_drop(self, groups, self.hparams.lr_drop)
 
 

@@ -79,6 +79,12 @@ class UNet(nn.Module):
         return self.head(x)[..., :h, :w]
 
 
+def training_autocast(module: nn.Module, device_type: str, bf16: bool):
+    """bf16 autocast while `module` trains (about 2× faster U-Net steps on a CPU with bf16);
+    evaluation and the shipped codecs always run fp32."""
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and module.training)
+
+
 class Processor(nn.Module):
     """MLP(x) + s·UNet(x), s trainable from 0."""
 
@@ -97,7 +103,11 @@ class Processor(nn.Module):
         self.scale = nn.Parameter(torch.zeros(()))
 
     def forward(self, x):
-        return self.mlp(x) + self.scale * self.unet(x)
+        # The MLP (the tone curve) stays fp32 under autocast: bf16 keeps 8 significant bits, too
+        # few to see a 16-bit source's low bits. The U-Net, which costs the time, may run in bf16.
+        with torch.autocast(x.device.type, enabled=False):
+            mlp = self.mlp(x.float())
+        return mlp + self.scale * self.unet(x)
 
 
 def count_parameters(module: nn.Module) -> int:

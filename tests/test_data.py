@@ -43,3 +43,15 @@ def test_small_images_are_skipped_and_downscale_keeps_the_crop(tmp_path):
     assert all(min(im.shape[:2]) >= 24 for im in data.train_images)
     batches = list(data.train_dataloader())
     assert len(batches) == 8 and all(b.shape == (2, 3, 24, 24) for b in batches)
+
+
+def test_random_downscale_reads_a_larger_window():
+    """With min_scale < 1 a crop covers more of the source than crop×crop pixels (area-averaged)."""
+    y, x = np.mgrid[0:32, 0:32]
+    image = np.repeat((x + y).astype(np.uint8)[..., None], 3, axis=2)
+    crops = CropDataset([image], crop=8, train=True, samples_per_epoch=64, min_scale=0.25)
+    samples = [crops[i] for i in range(64)]
+    spans = [float(c.max() - c.min()) for c in samples]
+    assert all(c.shape == (3, 8, 8) for c in samples)
+    assert max(spans) > 2 * (8 - 1) + 4  # an unscaled 8×8 crop of x+y spans exactly 14
+    assert min(spans) >= 2 * (8 - 1) - 1e-6 and max(spans) <= 62

@@ -105,3 +105,19 @@ def test_training_input_is_the_truncation_baselines_output(hdr_image):
     x = module._degrade(batch, [("jpeg", 80)])
     expected = baseline.decode(baseline.encode(hdr_image, 80))
     assert np.array_equal((x[0].permute(1, 2, 0).numpy() * 65535).round().astype(np.uint16), expected)
+
+
+def test_log_mse_weighs_each_crops_db_gain_equally(hdr_image):
+    """Scaling one crop's error by k changes the log_mse loss by log(k)/N whatever its size, so a
+    high-quality crop (small error) counts as much as a low-quality one."""
+    baseline = Truncation(JPEG(keep_rgb=True), "truncation_jpeg", rate_points=[40, 95])
+    module = DequantModule({"jpeg": baseline}, channels_last=False, bf16=False)
+    with pytest.raises(ValueError, match="loss"):
+        DequantModule({"jpeg": baseline}, loss="l1")
+    batch = torch.from_numpy(hdr_image[:32, :32].astype(np.float32)).permute(2, 0, 1)[None].repeat(2, 1, 1, 1)
+    module._draw = lambda count: [("jpeg", 40), ("jpeg", 95)]
+    loss = module.training_step(batch, 0)
+    restored = module._restore(module._degrade(batch, module._draw(2)))
+    mse = (restored - batch / 65535).square().flatten(1).mean(1)
+    assert mse[0] > 3 * mse[1]  # q40 vs q95: very different errors
+    assert float(loss) == pytest.approx(float(mse.log().mean()), rel=1e-6)

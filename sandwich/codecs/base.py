@@ -89,6 +89,18 @@ class Method(ABC):
         """(image, packed header); errors name `method`, the pipeline that owns the bytes."""
         raise NotImplementedError(f"{self.name} cannot embed a header")
 
+    def decode_checked(self, data: bytes, method: str, factor: int = 1):
+        """(image, Header) of a file `method` wrote: the header must be `method`'s and the image
+        must have the header's shape divided by `factor` (rounded up)."""
+        from sandwich.bitstream import unpack  # bitstream imports this module
+
+        image, packed = self.decode_with_header(data, method)
+        header = unpack(packed, method)
+        expected = (-(-header.height // factor), -(-header.width // factor))
+        if image.shape[:2] != expected:
+            raise DecodeError(method, f"decoded image is {image.shape[:2]}, the header implies {expected}")
+        return image, header
+
     def describe_layers(self, layers: list[bytes]) -> list[str]:
         """Lines for `sandwich info` about what a header's layers hold (e.g. the checkpoint)."""
         return []
