@@ -8,15 +8,19 @@ export SANDWICH_DATA="${SANDWICH_DATA:-../shared/data}" WANDB_MODE="${WANDB_MODE
 PY=.venv/bin/python
 COMMON="threads=1 data.crop=128 trainer.enable_progress_bar=false"
 STAGE1_STEPS=2500   # stage 1: one λ per task, lr 5e-4 without a drop
-FT_STEPS=500        # stage 2: every λ (the stage-1 λ too) from stage 1, lr 2e-4 -> 2e-5 at 80%
+declare -A LONG_STEPS=([hdr]=2500 [sr]=LONG_SR)  # stage 1b: the same λ continued (Δ restarts), lr 5e-4, no drop
+FT_STEPS=500        # stage 2: every λ (the stage-1 λ too) from stage 1b, lr 2e-4 -> 2e-5 at 80%
 
 stage1() {  # task lmbda step_init
   $PY -m sandwich.train experiment=sandwich_$1 $COMMON model.lmbda=$2 model.step_init=$3 model.lr=5e-4 \
     trainer.max_steps=$STAGE1_STEPS model.lr_drop=2.0 ckpt_path=${RESUME:-null}
+  $PY -m sandwich.train experiment=sandwich_$1 name=sandwich_$1_long $COMMON model.lmbda=$2 model.step_init=$3 \
+    model.lr=5e-4 trainer.max_steps=${LONG_STEPS[$1]} model.lr_drop=2.0 \
+    init_from=logs/train/sandwich_$1/lmbda_$2/checkpoints/step$(printf %06d $STAGE1_STEPS).ckpt
 }
 
 finetune() {  # task stage1_lmbda lmbda step_init
-  local start=logs/train/sandwich_$1/lmbda_$2/checkpoints/step$(printf %06d $STAGE1_STEPS).ckpt
+  local start=logs/train/sandwich_$1_long/lmbda_$2/checkpoints/step$(printf %06d ${LONG_STEPS[$1]}).ckpt
   $PY -m sandwich.train experiment=sandwich_$1 name=sandwich_$1_ft $COMMON model.lmbda=$3 model.step_init=$4 \
     model.lr=2e-4 trainer.max_steps=$FT_STEPS trainer.val_check_interval=250 init_from=$start
   $PY -m sandwich.export logs/train/sandwich_$1_ft/lmbda_$3/checkpoints/last.ckpt \

@@ -50,9 +50,12 @@ class SandwichModule(L.LightningModule):
         channels_last: bool = True,
         post_only: bool = False,
         post_only_steps: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16),
+        post_only_loss: str = "mse",
         rd_results: str = "results",
     ):
         super().__init__()
+        if post_only_loss not in ("mse", "log_mse"):
+            raise ValueError(f"post_only_loss must be 'mse' or 'log_mse', got {post_only_loss!r}")
         self.save_hyperparameters()
         self.model = Sandwich(task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only)
         self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
@@ -101,7 +104,9 @@ class SandwichModule(L.LightningModule):
         decoded = torch.from_numpy(np.stack(decoded)).to(source.device).permute(0, 3, 1, 2).float()
         recon = self.model.reconstruct(decoded, source.shape[-2:])
         mse = (recon - source).square().flatten(1).mean(1)
-        return mse.mean(), {"loss": mse.mean(), "psnr": psnr_db(mse, self.model.peak).mean(), "s_post": self.model.post.scale}
+        # log_mse: each crop's dB gain counts equally, so the coarse steps do not rule the loss
+        loss = mse.clamp_min(1e-12).log().mean() if self.hparams.post_only_loss == "log_mse" else mse.mean()
+        return loss, {"loss": loss, "psnr": psnr_db(mse, self.model.peak).mean(), "s_post": self.model.post.scale}
 
     def training_step(self, batch, batch_idx):
         objective = self._post_only_objective if self.hparams.post_only else self._objective

@@ -55,3 +55,32 @@ def test_validation_figure_draws_bench_curves_and_points(tmp_path):
     assert list(front.get_xdata()) == [1.0, 2.5, 3.0]  # the Pareto line; (3.5, 44.5) is dominated
     hollow = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("_") and len(line.get_xdata()) == 1]
     assert any(list(line.get_xdata()) == [3.5] for line in hollow)
+
+
+def test_post_only_log_mse_is_the_mean_log_error_and_does_not_train_step():
+    torch.manual_seed(0)
+    plain = SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_steps=(3,), channels_last=False, bf16=False)
+    logged = SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_steps=(3,), post_only_loss="log_mse",
+                            channels_last=False, bf16=False)  # fmt: skip
+    logged.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        plain.model.post.scale.fill_(0.5)
+        logged.model.post.scale.fill_(0.5)
+    batch = next(iter(_loader("hdr")))
+    _, stats = plain._post_only_objective(batch)
+    loss, _ = logged._post_only_objective(batch)
+    with torch.no_grad():
+        from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+        from sandwich.proxy import to_uint8_images
+
+        codes = to_uint8_images(plain.model.bottleneck(batch))
+        decoded = torch.from_numpy(np.stack([decode_jpeg8(encode_jpeg8(c, flat_step=3, keep_rgb=True)) for c in codes]))
+        recon = plain.model.reconstruct(decoded.permute(0, 3, 1, 2).float(), batch.shape[-2:])
+        mse = (recon - batch).square().flatten(1).mean(1)
+    assert float(stats["loss"]) == pytest.approx(float(mse.mean()), rel=1e-4)
+    assert float(loss) == pytest.approx(float(mse.log().mean()), rel=1e-4)
+    logged.trainer = L.Trainer(max_steps=10, logger=False)
+    optimised = [p for group in logged.configure_optimizers()["optimizer"].param_groups for p in group["params"]]
+    assert not any(p is logged.model.proxy.q for p in optimised)  # post-only codes at fixed steps
+    with pytest.raises(ValueError, match="post_only_loss"):
+        SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_loss="l1")
