@@ -8,7 +8,7 @@ export SANDWICH_DATA="${SANDWICH_DATA:-../shared/data}" WANDB_MODE="${WANDB_MODE
 PY=.venv/bin/python
 COMMON="threads=1 data.crop=128 trainer.enable_progress_bar=false"
 STAGE1_STEPS=2500   # stage 1: one λ per task, lr 5e-4 without a drop
-declare -A LONG_STEPS=([hdr]=2500 [sr]=LONG_SR)  # stage 1b: the same λ continued (Δ restarts), lr 5e-4, no drop
+declare -A LONG_STEPS=([hdr]=2000 [sr]=2000)  # stage 1b: the same λ continued (Δ restarts), lr 5e-4, no drop
 FT_STEPS=500        # stage 2: every λ (the stage-1 λ too) from stage 1b, lr 2e-4 -> 2e-5 at 80%
 
 stage1() {  # task lmbda step_init
@@ -43,14 +43,14 @@ case "${1:-}" in
     finetune sr 50.0 20.0 6.0 20
     ;;
   post_only)
+    declare -A POST_STEPS=([hdr]=1000 [sr]=1500)  # HDR: log MSE (conf/experiment/post_only_hdr.yaml)
     for task in hdr sr; do
-      $PY -m sandwich.train experiment=post_only_$task $COMMON model.lr=5e-4 trainer.max_steps=1500
+      $PY -m sandwich.train experiment=post_only_$task $COMMON model.lr=5e-4 trainer.max_steps=${POST_STEPS[$task]}
       $PY -m sandwich.export logs/train/post_only_$task/lmbda_*/checkpoints/last.ckpt checkpoints/post_only_$task.pt
     done
     ;;
-  dequant)  # one Dequantization-Net for JPEG and HEIC inputs (issue 6)
-    # shipped: step 500 of a 6000-step run (lr drop at 4800): the same schedule as 500 steps, no drop
-    $PY -m sandwich.train experiment=dequant $COMMON trainer.max_steps=500 model.lr_drop=2.0
+  dequant)  # one Dequantization-Net for JPEG and HEIC inputs (issue 6), log MSE (conf/model/dequant.yaml)
+    $PY -m sandwich.train experiment=dequant $COMMON trainer.max_steps=3000
     $PY -m sandwich.export logs/train/dequant/checkpoints/last.ckpt checkpoints/dequant.pt
     ;;
   han)  # Han et al.: autoencoder, then the post-processor on the frozen autoencoder (issue 5)
