@@ -10,7 +10,9 @@ from conftest import synthetic_linear, synthetic_sr
 
 from sandwich.images import linear_to_pq16
 from sandwich.callbacks import Throughput
+from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.module import SandwichModule
+from sandwich.proxy import to_uint8_images
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
 
@@ -70,9 +72,6 @@ def test_post_only_log_mse_is_the_mean_log_error_and_does_not_train_step():
     _, stats = plain._post_only_objective(batch)
     loss, _ = logged._post_only_objective(batch)
     with torch.no_grad():
-        from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
-        from sandwich.proxy import to_uint8_images
-
         codes = to_uint8_images(plain.model.bottleneck(batch))
         decoded = torch.from_numpy(np.stack([decode_jpeg8(encode_jpeg8(c, flat_step=3, keep_rgb=True)) for c in codes]))
         recon = plain.model.reconstruct(decoded.permute(0, 3, 1, 2).float(), batch.shape[-2:])
