@@ -41,15 +41,21 @@ def make_logger(cfg: DictConfig):
     raise ValueError(f"unknown logger kind {kind!r}")
 
 
-def warm_start(module: L.LightningModule, training_checkpoint: str) -> None:
-    """Initialise the networks from another run (another λ, or an earlier training stage); the
-    module's `restart_on_warm_start` parameters (the sandwich's Δ) keep their initial values."""
+def warm_start(module: L.LightningModule, checkpoint: str) -> None:
+    """Initialise the networks from another run (another λ, or an earlier training stage): a
+    Lightning .ckpt, or a shipped checkpoint (sandwich.export, fp16 weights of `module.model`),
+    so that training can go on from what is committed when the run folders are gone. The module's
+    `restart_on_warm_start` parameters (the sandwich's Δ) keep their initial values."""
     restart = set(getattr(module, "restart_on_warm_start", ()))
-    state = torch.load(training_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    document = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if "format" in document:  # shipped: the network's own state, without the module's prefix
+        state = {f"model.{k}": v.float() if v.is_floating_point() else v for k, v in document["state_dict"].items()}
+    else:
+        state = document["state_dict"]
     state = {k: v for k, v in state.items() if k not in restart}
     missing, unexpected = module.load_state_dict(state, strict=False)
     if unexpected or set(missing) != restart:
-        raise ValueError(f"{training_checkpoint}: does not fit this model (missing {missing}, unexpected {unexpected})")
+        raise ValueError(f"{checkpoint}: does not fit this model (missing {missing}, unexpected {unexpected})")
 
 
 def train(cfg: DictConfig) -> L.Trainer:

@@ -10,6 +10,7 @@ from conftest import CONF
 
 from hydra.utils import instantiate
 
+from sandwich.checkpoint import PROJECT_ROOT, export, read
 from sandwich.train import train, warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
@@ -75,3 +76,26 @@ def test_init_from_starts_from_another_runs_weights_with_a_fresh_step(compose_cf
     trained = first.lightning_module.state_dict()
     assert all(torch.equal(v, trained[k]) for k, v in module.state_dict().items() if k != "model.proxy.q")
     assert float(module.model.proxy.step) == pytest.approx(9.0, abs=1e-4)
+
+
+def test_init_from_a_shipped_checkpoint_takes_its_weights(compose_cfg, train_folders, tmp_path):
+    """Training goes on from a committed .pt (sandwich.export) when the run folders are gone."""
+    extra = ["trainer.max_steps=2", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
+    first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "a", extra))
+    shipped = export(tmp_path / "a" / "checkpoints" / "last.ckpt", tmp_path / "shipped.pt")
+    cfg = _cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "b", ["model.step_init=9.0"])
+    module = instantiate(cfg.model, _convert_="all")
+    warm_start(module, str(shipped))
+    trained = first.lightning_module.state_dict()
+    for name, value in module.state_dict().items():
+        if name != "model.proxy.q":  # fp16 in the file: the trained weights rounded to half precision
+            expected = trained[name].half().float() if trained[name].numel() > 1 else trained[name]
+            assert torch.equal(value, expected), name
+    assert float(module.model.proxy.step) == pytest.approx(9.0, abs=1e-4)
+
+
+def test_init_from_the_shipped_han_checkpoint(compose_cfg, train_folders, tmp_path):
+    module = instantiate(_cfg(compose_cfg, "han", train_folders, tmp_path).model, _convert_="all")
+    warm_start(module, str(PROJECT_ROOT / "checkpoints" / "han.pt"))
+    _, state, _ = read(PROJECT_ROOT / "checkpoints" / "han.pt", "han")
+    assert all(torch.equal(module.model.state_dict()[k], v) for k, v in state.items())
