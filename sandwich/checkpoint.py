@@ -1,8 +1,9 @@
 """Shipped checkpoints: a trained network's weights, its architecture and where it came from.
 
 `export` turns a Lightning training checkpoint into a small, self-describing file (fp16 weights:
-two paper-size U-Nets are 15.7 MB in fp32, 7.9 MB in fp16; scalars stay fp32). The file names the
-network's kind and constructor arguments: a LightningModule declares them in
+two paper-size U-Nets are 15.7 MB in fp32, 7.9 MB in fp16; tensors of at most SMALL_FP32 values, the
+scalars and the pointwise layers (MLP, colour map) whose precision a 16-bit source needs, stay
+fp32). The file names the network's kind and constructor arguments: a LightningModule declares them in
 `hparams["network"] = {"kind": ..., "args": {...}}` and keeps the network at `.model`; a module
 without it is a sandwich (SandwichModule). `read` returns the fp32 weights of any kind, `load`
 rebuilds a Sandwich. A checkpoint's identity is the SHA-256 of its file: bitstreams carry its first
@@ -24,7 +25,8 @@ from sandwich.proxy import JPEGProxy
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # checkpoint paths in conf/ are relative to it
 FORMAT = 1
 DIGEST_BYTES = 8  # of the SHA-256, written into every bitstream
-MODEL_ARGS = ("task", "pre", "post", "step_init", "colour", "post_only")
+SMALL_FP32 = 64  # tensors up to this size stay fp32: a 1×1 colour map in fp16 moves 16-bit codes by ~45
+MODEL_ARGS = ("task", "pre", "post", "step_init", "colour", "post_only", "colour_skip")
 
 
 def export(training_checkpoint: str | Path, out: str | Path, meta: dict | None = None) -> Path:
@@ -37,7 +39,7 @@ def export(training_checkpoint: str | Path, out: str | Path, meta: dict | None =
         if not name.startswith("model."):
             continue
         tensor = tensor.detach().cpu()
-        state[name[len("model.") :]] = tensor.half() if tensor.is_floating_point() and tensor.numel() > 1 else tensor
+        state[name[len("model.") :]] = tensor.half() if tensor.is_floating_point() and tensor.numel() > SMALL_FP32 else tensor
     document = {
         "format": FORMAT,
         "kind": network["kind"],

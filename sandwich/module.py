@@ -63,12 +63,16 @@ class SandwichModule(L.LightningModule):
         post_only_steps: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16),
         post_only_loss: str = "mse",
         rd_results: str = "results",
+        colour_skip: str = "fixed",
     ):
         super().__init__()
         if post_only_loss not in CROP_LOSSES:
             raise ValueError(f"post_only_loss must be one of {CROP_LOSSES}, got {post_only_loss!r}")
         self.save_hyperparameters()
-        self.model = Sandwich(task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only)
+        self.model = Sandwich(
+            task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only,
+            colour_skip=colour_skip,
+        )
         self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
         if channels_last:
             for processor in (self.model.pre, self.model.post):

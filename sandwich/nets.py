@@ -86,7 +86,8 @@ def training_autocast(module: nn.Module, device_type: str, bf16: bool):
 
 
 class Processor(nn.Module):
-    """MLP(x) + s·UNet(x), s trainable from 0."""
+    """MLP(x) + s·UNet(x), s trainable from 0; with `linear`, plus a linear 1×1 branch (a learned
+    colour map, zero-initialised: sandwich.model sets it where a model starts from a colour transform)."""
 
     def __init__(
         self,
@@ -96,18 +97,26 @@ class Processor(nn.Module):
         encoder: Sequence[int] = (16, 32, 64, 128),
         decoder: Sequence[int] = (256, 128, 64, 32, 16),
         zero_init: bool = False,
+        linear: bool = False,
     ):
         super().__init__()
         self.mlp = SineMLP(channels_in, channels_out, mlp_hidden, zero_init)
+        self.linear = nn.Conv2d(channels_in, channels_out, 1) if linear else None
+        if self.linear is not None:
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
         self.unet = UNet(channels_in, channels_out, encoder, decoder)
         self.scale = nn.Parameter(torch.zeros(()))
 
     def forward(self, x):
-        # The MLP (the tone curve) stays fp32 under autocast: bf16 keeps 8 significant bits, too
-        # few to see a 16-bit source's low bits. The U-Net, which costs the time, may run in bf16.
+        # The MLP (the tone curve) and the colour map stay fp32 under autocast: bf16 keeps 8
+        # significant bits, too few to see a 16-bit source's low bits. The U-Net, which costs the
+        # time, may run in bf16.
         with torch.autocast(x.device.type, enabled=False):
-            mlp = self.mlp(x.float())
-        return mlp + self.scale * self.unet(x)
+            pointwise = self.mlp(x.float())
+            if self.linear is not None:
+                pointwise = pointwise + self.linear(x.float())
+        return pointwise + self.scale * self.unet(x)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -9,7 +9,7 @@ from conftest import synthetic_sr
 
 from baselines.resample import downsample
 from baselines.truncation import midpoint, truncate
-from sandwich.model import Sandwich
+from sandwich.model import YCBCR, Sandwich
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
 
@@ -48,3 +48,32 @@ def test_proxy_path_shapes_range_and_gradients(task, shape):
     for name, param in model.named_parameters():
         if param.requires_grad and not name.endswith(("hidden.bias",)):
             assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_ycbcr_colour_skip_starts_at_jpegs_ycbcr_and_its_inverse(hdr_image):
+    from PIL import Image
+
+    model = Sandwich("hdr", SMALL, SMALL, colour_skip="ycbcr").eval()
+    bottleneck = model.encode_image(hdr_image)
+    # the bottleneck is the source's YCbCr, as Pillow's JPEG conversion makes it from 8 bits
+    # (computed here from 16 bits, floored: within 1 code of the 8-bit conversion's rounding)
+    pillow = np.asarray(Image.fromarray(truncate(hdr_image, 8)).convert("YCbCr"))
+    assert np.abs(bottleneck.astype(int) - pillow).max() <= 2
+    restored = model.decode_image(bottleneck, *hdr_image.shape[:2], np.uint16).astype(float)
+    # the inverse map undoes it up to the flooring (at most 1/256 of each channel's range, ×|inverse|)
+    error = np.abs(restored - hdr_image).max()
+    assert error <= 256 * np.abs(np.linalg.inv(YCBCR)).sum(1).max()
+
+
+def test_learned_identity_colour_skip_starts_as_truncation(hdr_image):
+    model = Sandwich("hdr", SMALL, SMALL, colour_skip="identity").eval()
+    assert np.array_equal(model.encode_image(hdr_image), truncate(hdr_image, 8))
+
+
+def test_colour_skip_trains_and_refuses_a_post_only_ycbcr():
+    model = Sandwich("hdr", SMALL, SMALL, colour_skip="ycbcr").train()
+    recon, _, _ = model(torch.rand(1, 3, 16, 16) * model.peak)
+    recon.square().mean().backward()
+    assert model.pre.linear.weight.grad.abs().sum() > 0 and model.post.linear.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pre-processor"):
+        Sandwich("hdr", SMALL, SMALL, post_only=True, colour_skip="ycbcr")

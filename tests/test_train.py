@@ -10,7 +10,7 @@ from conftest import CONF
 
 from hydra.utils import instantiate
 
-from sandwich.checkpoint import PROJECT_ROOT, export, read
+from sandwich.checkpoint import PROJECT_ROOT, SMALL_FP32, export, read
 from sandwich.train import train, warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
@@ -89,7 +89,7 @@ def test_init_from_a_shipped_checkpoint_takes_its_weights(compose_cfg, train_fol
     trained = first.lightning_module.state_dict()
     for name, value in module.state_dict().items():
         if name != "model.proxy.q":  # fp16 in the file: the trained weights rounded to half precision
-            expected = trained[name].half().float() if trained[name].numel() > 1 else trained[name]
+            expected = trained[name].half().float() if trained[name].numel() > SMALL_FP32 else trained[name]
             assert torch.equal(value, expected), name
     assert float(module.model.proxy.step) == pytest.approx(9.0, abs=1e-4)
 
