@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|post_only|dequant|han|han_more}   (chains ran side by side)
-# Session 5 went on from the files committed at SESSION4 (its run folders were gone): sr_1c and
-# han_more are the commands that produced today's SR sandwiches and han.pt.
+# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|post_only|dequant|han}   (chains ran side by side)
+# SR: `sr` (sessions 2 and 4) made the files committed at SESSION4; session 5's run folders were
+# gone, so `sr_1c` went on from those files and made today's. HDR: `hdr` (session 5).
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SANDWICH_DATA="${SANDWICH_DATA:-../shared/data}" WANDB_MODE="${WANDB_MODE:-offline}"
 PY=.venv/bin/python
 COMMON="threads=1 data.crop=128 trainer.enable_progress_bar=false"
-STAGE1_STEPS=2500   # stage 1: one λ per task, lr 5e-4 without a drop
-declare -A LONG_STEPS=([hdr]=2000 [sr]=2000)  # stage 1b: the same λ continued (Δ restarts), lr 5e-4, no drop
+STAGE1_STEPS=2500   # SR stage 1 (session 2): lr 5e-4 without a drop
+declare -A LONG_STEPS=([sr]=2000)  # SR stage 1b (session 4): the same λ continued (Δ restarts), lr 5e-4, no drop
 FT_STEPS=500        # stage 2: every λ (the stage-1 λ too) from stage 1b, lr 2e-4 -> 2e-5 at 80%
 SESSION4=a7fcb10    # the commit whose shipped files session 5 continued from
-SR_1C_STEPS=STEPS_1C   # stage 1c (session 5): SR λ=50 continued from the session-4 λ=50 file, lr 5e-4, no drop
+SR_1C_STEPS=7000   # stage 1c (session 5): SR λ=50 continued from the session-4 λ=50 file, lr 5e-4, no drop
+HDR_STEPS=6000  # HDR stage 1 (session 5): λ=2e5 from scratch with colour_skip=ycbcr, lr 5e-4, no drop
 
 session4_file() {  # path in checkpoints/ -> a copy of that file as committed at SESSION4
   local out=logs/init/$SESSION4/$1
@@ -28,17 +29,29 @@ stage1() {  # task lmbda step_init
     init_from=logs/train/sandwich_$1/lmbda_$2/checkpoints/step$(printf %06d $STAGE1_STEPS).ckpt
 }
 
-finetune() {  # task stage1_lmbda lmbda step_init file_lmbda   (START: the checkpoint fine-tuned from)
+fresh() {  # refuse to train into a run folder that has checkpoints (Lightning would version last.ckpt)
+  [[ ! -e $1/checkpoints ]] || { echo "$1 already has checkpoints: move it aside first" >&2; exit 1; }
+}
+
+finetune() {  # task stage1_lmbda lmbda step_init file_lmbda   (START: the checkpoint fine-tuned from; FT_NAME: the runs' name)
   local start=${START:-logs/train/sandwich_$1_long/lmbda_$2/checkpoints/step$(printf %06d ${LONG_STEPS[$1]}).ckpt}
-  $PY -m sandwich.train experiment=sandwich_$1 name=sandwich_$1_ft $COMMON model.lmbda=$3 model.step_init=$4 \
+  local name=${FT_NAME:-sandwich_$1_ft}
+  fresh logs/train/$name/lmbda_$3
+  $PY -m sandwich.train experiment=sandwich_$1 name=$name $COMMON model.lmbda=$3 model.step_init=$4 \
     model.lr=2e-4 trainer.max_steps=$FT_STEPS trainer.val_check_interval=250 init_from=$start
-  $PY -m sandwich.export logs/train/sandwich_$1_ft/lmbda_$3/checkpoints/last.ckpt \
+  $PY -m sandwich.export logs/train/$name/lmbda_$3/checkpoints/last.ckpt \
     checkpoints/sandwich_$1/lambda_$5.pt --stage1 $start
 }
 
 case "${1:-}" in
-  hdr)
-    [[ -n ${SKIP_STAGE1:-} ]] || stage1 hdr 200000.0 6.0
+  hdr)  # session 5: colour maps from the YCbCr pair (conf/experiment/sandwich_hdr.yaml), trained from scratch
+    stage1=logs/train/sandwich_hdr_ycc/lmbda_200000.0
+    if [[ -z ${SKIP_STAGE1:-} ]]; then
+      fresh $stage1
+      $PY -m sandwich.train experiment=sandwich_hdr name=sandwich_hdr_ycc $COMMON model.lmbda=200000.0 \
+        model.step_init=6.0 model.lr=5e-4 trainer.max_steps=$HDR_STEPS model.lr_drop=2.0
+    fi
+    export START=$stage1/checkpoints/step$(printf %06d $HDR_STEPS).ckpt FT_NAME=sandwich_hdr_ycc_ft
     finetune hdr 200000.0 1500000.0 14.0 1.5e6
     finetune hdr 200000.0 600000.0 9.0 6e5
     finetune hdr 200000.0 200000.0 6.0 2e5
@@ -51,10 +64,13 @@ case "${1:-}" in
     finetune sr 50.0 50.0 10.0 50
     finetune sr 50.0 20.0 6.0 20
     ;;
-  sr_1c)
-    $PY -m sandwich.train experiment=sandwich_sr name=sandwich_sr_long2 $COMMON model.lmbda=50.0 model.step_init=10.0 \
-      model.lr=5e-4 trainer.max_steps=$SR_1C_STEPS model.lr_drop=2.0 init_from=$(session4_file sandwich_sr/lambda_50.pt)
-    export START=logs/train/sandwich_sr_long2/lmbda_50.0/checkpoints/step$(printf %06d $SR_1C_STEPS).ckpt
+  sr_1c)  # session 5: stage 1c, then the per-λ fine-tunes from it
+    if [[ -z ${SKIP_STAGE1:-} ]]; then
+      fresh logs/train/sandwich_sr_long2/lmbda_50.0
+      $PY -m sandwich.train experiment=sandwich_sr name=sandwich_sr_long2 $COMMON model.lmbda=50.0 model.step_init=10.0 \
+        model.lr=5e-4 trainer.max_steps=$SR_1C_STEPS model.lr_drop=2.0 init_from=$(session4_file sandwich_sr/lambda_50.pt)
+    fi
+    export START=logs/train/sandwich_sr_long2/lmbda_50.0/checkpoints/step$(printf %06d $SR_1C_STEPS).ckpt FT_NAME=sandwich_sr_ft2
     finetune sr 50.0 400.0 20.0 400
     finetune sr 50.0 150.0 14.0 150
     finetune sr 50.0 50.0 10.0 50
@@ -80,15 +96,5 @@ case "${1:-}" in
       callbacks.checkpoint.every_n_train_steps=100 init_from=$ae
     $PY -m sandwich.export logs/train/han_pp/checkpoints/last.ckpt checkpoints/han.pt --stage1 $ae
     ;;
-  han_more)  # session 5: the session-4 han.pt's autoencoder trained on (lr 2e-4, x0.1 at step 1600), then the post
-    $PY -m sandwich.train experiment=han name=han_long $COMMON trainer.max_steps=250 model.lr_drop=2.0 \
-      trainer.val_check_interval=250 callbacks.checkpoint.every_n_train_steps=250 init_from=$(session4_file han.pt)
-    $PY -m sandwich.train experiment=han name=han_long2 $COMMON trainer.max_steps=2000 trainer.val_check_interval=250 \
-      callbacks.checkpoint.every_n_train_steps=250 init_from=logs/train/han_long/checkpoints/step000250.ckpt
-    ae=logs/train/han_long2/checkpoints/last.ckpt
-    $PY -m sandwich.train experiment=han_pp name=han_pp_long $COMMON trainer.max_steps=HAN_PP_STEPS \
-      trainer.val_check_interval=100 callbacks.checkpoint.every_n_train_steps=100 init_from=$ae
-    $PY -m sandwich.export logs/train/han_pp_long/checkpoints/last.ckpt checkpoints/han.pt --stage1 $ae
-    ;;
-  *) echo "usage: $0 {hdr|sr|sr_1c|post_only|dequant|han|han_more}" >&2; exit 2 ;;
+  *) echo "usage: $0 {hdr|sr|sr_1c|post_only|dequant|han}" >&2; exit 2 ;;
 esac
