@@ -123,3 +123,21 @@ def test_truncation_midpoint_and_saturation(hdr_image):
     assert codes.dtype == np.uint8
     assert np.array_equal(midpoint(codes, 8), (hdr_image & 0xFF00) | 0x80)
     assert np.array_equal(midpoint(truncate(hdr_image, 16), 16), hdr_image)
+
+
+def test_ycbcr_planes_code_the_planes_of_keep_rgb_and_show_them_as_ycbcr():
+    from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+
+    rng = np.random.default_rng(0)
+    planes = (rng.random((40, 56, 3)) * 60 + np.linspace(0, 150, 56)[None, :, None]).astype(np.uint8)
+    tagged = encode_jpeg8(planes, flat_step=3, ycbcr_planes=True)
+    rgb_coded = encode_jpeg8(planes, flat_step=3, keep_rgb=True)
+    # the same quantized planes: only the colour tag (and so the header) differs
+    assert np.array_equal(decode_jpeg8(tagged, ycbcr_planes=True), decode_jpeg8(rgb_coded))
+    assert abs(len(tagged) - len(rgb_coded)) < 100
+    # a plain decoder converts the planes as YCbCr for display
+    shown = decode_jpeg8(tagged).astype(int)
+    expected = np.asarray(Image.frombytes("YCbCr", (56, 40), decode_jpeg8(rgb_coded).tobytes()).convert("RGB"))
+    assert np.abs(shown - expected).max() <= 2
+    with pytest.raises(ValueError, match="YCbCr"):
+        decode_jpeg8(rgb_coded, ycbcr_planes=True)

@@ -40,14 +40,20 @@ def encode_jpeg8(
     flat_step: int | None = None,
     subsampling: str = "444",
     keep_rgb: bool = False,
+    ycbcr_planes: bool = False,
 ) -> bytes:
     """8-bit JPEG of an H×W×3 (or H×W) uint8 array; optimized Huffman tables always.
 
     Exactly one of `quality` (IJG quality tables) or `flat_step` (all 64 entries = step, the
     table of the sandwich's codec) is given. `keep_rgb` codes R, G, B without YCbCr.
+    `ycbcr_planes` also codes the three planes as they are, but tags them as YCbCr: for planes
+    that hold a YCbCr image (the HDR sandwich's bottleneck), a plain viewer then shows natural
+    colours. The coded planes are those of `keep_rgb`; decode them with `decode_jpeg8(ycbcr_planes=True)`.
     """
     if (quality is None) == (flat_step is None):
         raise ValueError("give exactly one of quality or flat_step")
+    if keep_rgb and ycbcr_planes:
+        raise ValueError("keep_rgb and ycbcr_planes tag the planes differently: give one")
     kwargs: dict = {"optimize": True}
     if image.ndim == 3:
         kwargs.update(subsampling=_SUBSAMPLING[subsampling], keep_rgb=keep_rgb)
@@ -62,7 +68,10 @@ def encode_jpeg8(
     # which near-lossless noisy images overflow ("Suspension not allowed here")
     saved, ImageFile.MAXBLOCK = ImageFile.MAXBLOCK, max(ImageFile.MAXBLOCK, 4 * image.size + 65536)
     try:
-        Image.fromarray(image).save(buf, format="JPEG", **kwargs)
+        picture = Image.fromarray(image)
+        if ycbcr_planes and image.ndim == 3:  # a YCbCr image is written without conversion
+            picture = Image.frombytes("YCbCr", picture.size, np.ascontiguousarray(image).tobytes())
+        picture.save(buf, format="JPEG", **kwargs)
     finally:
         ImageFile.MAXBLOCK = saved
     return buf.getvalue()
@@ -74,12 +83,19 @@ def _require_eoi(data: bytes) -> None:
         raise ValueError("truncated JPEG (no EOI marker)")
 
 
-def decode_jpeg8(data: bytes) -> np.ndarray:
+def decode_jpeg8(data: bytes, ycbcr_planes: bool = False) -> np.ndarray:
+    """uint8 array of a JPEG file; `ycbcr_planes`: a YCbCr file's planes as coded, not converted."""
     _require_eoi(data)
     with Image.open(io.BytesIO(data)) as im:
         if im.format != "JPEG":
             raise ValueError(f"not a JPEG file ({im.format})")
+        if ycbcr_planes and im.mode == "RGB":
+            if im.info.get("adobe_transform", 1) != 1:  # Adobe transform 0: planes tagged RGB
+                raise ValueError("not a YCbCr JPEG file")
+            im.draft("YCbCr", im.size)  # libjpeg then skips its YCbCr -> RGB conversion
         im.load()
+        if ycbcr_planes and im.mode == "YCbCr":
+            return np.asarray(im)
         if im.mode == "L":
             return np.asarray(im)
         return np.asarray(im.convert("RGB"))
@@ -110,10 +126,12 @@ class JPEG(_EmbedsInJPEG, Method):
 
     domain = "rgb8"
 
-    def __init__(self, table="quality", subsampling="444", keep_rgb=False, rate_points=None, name=None):
+    def __init__(self, table="quality", subsampling="444", keep_rgb=False, rate_points=None, name=None, ycbcr_planes=False):
         if table not in ("quality", "flat"):
             raise ValueError(f"table must be 'quality' or 'flat', got {table!r}")
-        self.table, self.subsampling, self.keep_rgb = table, subsampling, keep_rgb
+        if keep_rgb and ycbcr_planes:
+            raise ValueError("keep_rgb and ycbcr_planes tag the planes differently: give one")
+        self.table, self.subsampling, self.keep_rgb, self.ycbcr_planes = table, subsampling, keep_rgb, ycbcr_planes
         self.name = name or ("jpeg" if table == "quality" else "jpeg_flat")
         self.rate_param = "quality" if table == "quality" else "step"
         default = (30, 50, 70, 80, 90, 95, 98) if table == "quality" else (1, 2, 3, 4, 6, 8, 12, 16)
@@ -121,17 +139,24 @@ class JPEG(_EmbedsInJPEG, Method):
 
     @property
     def description(self) -> str:
-        colour = "RGB (keep_rgb, no colour transform)" if self.keep_rgb else "YCbCr"
+        if self.keep_rgb:
+            colour = "RGB (keep_rgb, no colour transform)"
+        elif self.ycbcr_planes:
+            colour = "planes coded as given, tagged YCbCr (no colour transform)"
+        else:
+            colour = "YCbCr"
         return (
             f"8-bit JPEG, {self.table} tables, {colour} {self.subsampling}, optimized Huffman; {versions()}"
         )
 
     def _encode(self, image, rate_point):
         key = "quality" if self.table == "quality" else "flat_step"
-        return encode_jpeg8(image, **{key: rate_point}, subsampling=self.subsampling, keep_rgb=self.keep_rgb)
+        return encode_jpeg8(
+            image, **{key: rate_point}, subsampling=self.subsampling, keep_rgb=self.keep_rgb, ycbcr_planes=self.ycbcr_planes
+        )
 
     def _decode(self, data):
-        return decode_jpeg8(data)
+        return decode_jpeg8(data, ycbcr_planes=self.ycbcr_planes)
 
 
 class JPEG12(_EmbedsInJPEG, Method):
