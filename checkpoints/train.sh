@@ -11,10 +11,10 @@ PY=.venv/bin/python
 COMMON="threads=1 data.crop=128 trainer.enable_progress_bar=false"
 STAGE1_STEPS=2500   # SR stage 1 (session 2): lr 5e-4 without a drop
 declare -A LONG_STEPS=([sr]=2000)  # SR stage 1b (session 4): the same λ continued (Δ restarts), lr 5e-4, no drop
-FT_STEPS=500        # stage 2: every λ (the stage-1 λ too) from stage 1b, lr 2e-4 -> 2e-5 at 80%
+declare -A FT_STEPS=([hdr]=1000 [sr]=500)  # stage 2: every λ (the stage-1 λ too) from stage 1, lr 2e-4 -> 2e-5 at 80%
 SESSION4=a7fcb10    # the commit whose shipped files session 5 continued from
 SR_1C_STEPS=7000   # stage 1c (session 5): SR λ=50 continued from the session-4 λ=50 file, lr 5e-4, no drop
-HDR_STEPS=6000  # HDR stage 1 (session 5): λ=2e5 from scratch with colour_skip=ycbcr, lr 5e-4, no drop
+HDR_STEPS=3000  # HDR stage 1 (session 5): λ=2e5 from scratch with colour_skip=ycbcr, lr 5e-4, no drop
 
 session4_file() {  # path in checkpoints/ -> a copy of that file as committed at SESSION4
   local out=logs/init/$SESSION4/$1
@@ -38,7 +38,7 @@ finetune() {  # task stage1_lmbda lmbda step_init file_lmbda   (START: the check
   local name=${FT_NAME:-sandwich_$1_ft}
   fresh logs/train/$name/lmbda_$3
   $PY -m sandwich.train experiment=sandwich_$1 name=$name $COMMON model.lmbda=$3 model.step_init=$4 \
-    model.lr=2e-4 trainer.max_steps=$FT_STEPS trainer.val_check_interval=250 init_from=$start
+    model.lr=2e-4 trainer.max_steps=${FT_STEPS[$1]} trainer.val_check_interval=250 init_from=$start
   $PY -m sandwich.export logs/train/$name/lmbda_$3/checkpoints/last.ckpt \
     checkpoints/sandwich_$1/lambda_$5.pt --stage1 $start
 }
@@ -52,10 +52,11 @@ case "${1:-}" in
         model.step_init=6.0 model.lr=5e-4 trainer.max_steps=$HDR_STEPS model.lr_drop=2.0
     fi
     export START=$stage1/checkpoints/step$(printf %06d $HDR_STEPS).ckpt FT_NAME=sandwich_hdr_ycc_ft
-    finetune hdr 200000.0 1500000.0 14.0 1.5e6
-    finetune hdr 200000.0 600000.0 9.0 6e5
-    finetune hdr 200000.0 200000.0 6.0 2e5
-    finetune hdr 200000.0 50000.0 3.0 5e4
+    # Δ₀ per λ: about where stage 1's λ=2e5 settled (Δ ≈ 2.9), scaled by √λ as the official code's init
+    finetune hdr 200000.0 1500000.0 8.0 1.5e6
+    finetune hdr 200000.0 600000.0 5.0 6e5
+    finetune hdr 200000.0 200000.0 3.0 2e5
+    finetune hdr 200000.0 50000.0 1.5 5e4
     ;;
   sr)
     [[ -n ${SKIP_STAGE1:-} ]] || stage1 sr 50.0 10.0
