@@ -135,8 +135,9 @@ def main(cfg: DictConfig) -> None:
                 t0 = time.perf_counter()
                 run(compose(config_name="eval", overrides=overrides))
                 timings[f"{task}/{name}"] = round(time.perf_counter() - t0, 1)
-        # read after the runs: two `only=` benches run side by side then keep each other's timings
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    # read after the runs: two `only=` benches run side by side then keep each other's timings
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if not cfg.plot_only:
         meta.update(
             method_wall_s={**meta.get("method_wall_s", {}), **timings},
             cores=os.cpu_count(),
@@ -150,7 +151,6 @@ def main(cfg: DictConfig) -> None:
         if cfg.example_method and (not cfg.only or cfg.example_method in cfg.only):
             codec_example(cfg.example_method, Path(cfg.data_root), results / "hdr" / "codec_example.png")
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     sections = [summarise(task, results / task, spec.anchor, list(spec.methods)) for task, spec in cfg.tasks.items()]
     minutes = f"{meta['wall_s'] / 60:.1f} min" if meta.get("wall_s") else "not measured"
     body = (

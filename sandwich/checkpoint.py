@@ -66,9 +66,13 @@ def _kind(document: dict) -> str:
     return document.get("kind", "sandwich")  # files written before kinds existed are sandwiches
 
 
+def network_state(document: dict) -> dict:
+    """The fp32 weights of a loaded shipped checkpoint's network (names without a module prefix)."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in document["state_dict"].items()}
+
+
 def _unpacked(document: dict, digest: bytes) -> tuple[dict, dict, dict]:
-    state = {k: v.float() if v.is_floating_point() else v for k, v in document["state_dict"].items()}
-    return document["model"], state, dict(document["meta"], digest=digest)
+    return document["model"], network_state(document), dict(document["meta"], digest=digest)
 
 
 def read(path: str | Path, kind: str) -> tuple[dict, dict, dict]:

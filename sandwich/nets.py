@@ -113,9 +113,8 @@ class Processor(nn.Module):
         # significant bits, too few to see a 16-bit source's low bits. The U-Net, which costs the
         # time, may run in bf16.
         with torch.autocast(x.device.type, enabled=False):
-            pointwise = self.mlp(x.float())
-            if self.linear is not None:
-                pointwise = pointwise + self.linear(x.float())
+            full = x.float()
+            pointwise = self.mlp(full) if self.linear is None else self.mlp(full) + self.linear(full)
         return pointwise + self.scale * self.unet(x)
 
 

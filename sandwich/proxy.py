@@ -24,10 +24,10 @@ from sandwich.codecs.jpeg import encode_jpeg8
 
 BLOCK = 8
 # JFIF full-range RGB <-> YCbCr (what libjpeg applies when keep_rgb is off); chroma offset 128
-_RGB_TO_YCBCR = torch.tensor(
+RGB_TO_YCBCR = torch.tensor(
     [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
 )
-_YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR.double()).float()
+_YCBCR_TO_RGB = torch.linalg.inv(RGB_TO_YCBCR.double()).float()
 _CHROMA_OFFSET = torch.tensor([0.0, 128.0, 128.0])
 
 
@@ -73,7 +73,7 @@ def _mix(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
-    return _mix(x, _RGB_TO_YCBCR) + _CHROMA_OFFSET.to(x)[None, :, None, None]
+    return _mix(x, RGB_TO_YCBCR) + _CHROMA_OFFSET.to(x)[None, :, None, None]
 
 
 def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from sandwich.checkpoint import network_state
+
 
 def make_logger(cfg: DictConfig):
     kind = cfg.logger.kind
@@ -49,7 +51,7 @@ def warm_start(module: L.LightningModule, checkpoint: str) -> None:
     restart = set(getattr(module, "restart_on_warm_start", ()))
     document = torch.load(checkpoint, map_location="cpu", weights_only=False)
     if "format" in document:  # shipped: the network's own state, without the module's prefix
-        state = {f"model.{k}": v.float() if v.is_floating_point() else v for k, v in document["state_dict"].items()}
+        state = {f"model.{k}": v for k, v in network_state(document).items()}
     else:
         state = document["state_dict"]
     state = {k: v for k, v in state.items() if k not in restart}
