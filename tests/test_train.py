@@ -60,6 +60,16 @@ def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path):
     assert second.global_step == 6  # continued, not restarted
 
 
+def test_last_checkpoint_holds_the_final_step_between_periodic_saves(compose_cfg, train_folders, tmp_path):
+    extra = ["trainer.max_steps=3", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
+    trainer = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    periodic = torch.load(tmp_path / "checkpoints" / "step000002.ckpt", map_location="cpu", weights_only=False)
+    assert trainer.global_step == 3 and last["global_step"] == 3 and periodic["global_step"] == 2
+    weights = trainer.lightning_module.state_dict()
+    assert all(torch.equal(last["state_dict"][k], weights[k]) for k in weights)
+
+
 def test_two_process_cpu_ddp_runs_a_step(compose_cfg, train_folders, tmp_path):
     extra = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.max_steps=1", "+trainer.limit_val_batches=0"]
     trainer = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
