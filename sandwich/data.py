@@ -115,18 +115,22 @@ class ImageFolderData(L.LightningDataModule):
         self.train_images: list[np.ndarray] = []
         self.val_images: list[np.ndarray] = []
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_images:
-            return
+    def split(self) -> tuple[list[Path], list[Path]]:
+        """(validation, training) paths: a seeded carve of the folder, whatever the crop size."""
         paths = list_images(self.root)[: self.max_images]
         if len(paths) < 2:
             raise ValueError(f"{self.root}: need at least 2 images to carve a validation split")
         order = np.random.default_rng(self.seed).permutation(len(paths))
         n_val = max(1, round(self.val_fraction * len(paths)))
-        self.val_paths = [paths[i] for i in sorted(order[:n_val])]
+        return [paths[i] for i in sorted(order[:n_val])], [paths[i] for i in sorted(order[n_val:])]
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_images:
+            return
+        self.val_paths, train_paths = self.split()
         self.val_images = [load_for_domain(p, self.domain, self.scaling) for p in self.val_paths]
         train, small = [], []
-        for path in (paths[i] for i in sorted(order[n_val:])):
+        for path in train_paths:
             image = load_for_domain(path, self.domain, self.scaling)
             (train if min(image.shape[:2]) >= self.crop else small).append((path, image))
         if small:  # crops of one batch must share a size

@@ -1,0 +1,38 @@
+"""sandwich.validate: shipped checkpoints scored on the training runs' own validation crops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sandwich import checkpoint
+from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.data import ImageFolderData
+from sandwich.images import write_png
+from sandwich.metrics import psnr
+from sandwich.validate import score, validation_crops
+from conftest import synthetic_sr
+
+SHIPPED_SR = checkpoint.PROJECT_ROOT / "checkpoints" / "sandwich_sr" / "lambda_20.pt"
+
+
+def test_validation_crops_are_the_ones_training_validates_on(tmp_path):
+    for i, (h, w) in enumerate([(40, 52), (36, 44), (48, 40)]):
+        write_png(tmp_path / f"{i}.png", synthetic_sr(h, w, seed=i))
+    names, crops = validation_crops("sr", root=str(tmp_path))
+    module = ImageFolderData(root=str(tmp_path), domain="sr8", crop=32, val_fraction=0.1, val_crop=512, seed=0)
+    module.setup("fit")
+    batches = [b[0].permute(1, 2, 0).numpy() for b in module.val_dataloader()]
+    assert names == [p.name for p in module.val_paths] and len(crops) == len(batches) == 1
+    assert crops[0].dtype == np.uint8 and np.array_equal(crops[0], batches[0].astype(np.uint8))
+
+
+def test_score_counts_the_real_files_and_measures_their_decodes(sr_image):
+    crop = sr_image[:40, :48]
+    rows = score(SHIPPED_SR, [crop], [2.0, 1.0])
+    model, meta = checkpoint.load(SHIPPED_SR)
+    steps = sorted({max(1, round(meta["learned_step"] * f)) for f in (2.0, 1.0)}, reverse=True)
+    assert [r["step"] for r in rows] == steps
+    data = encode_jpeg8(model.encode_image(crop), flat_step=steps[0], keep_rgb=False)
+    restored = model.decode_image(decode_jpeg8(data), 40, 48, np.uint8)
+    assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, restored, 255)
+    assert rows[0]["bpp"] < rows[1]["bpp"]  # the coarser step makes the smaller file
