@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|post_only|dequant|han}   (chains ran side by side)
+# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|post_only|dequant|han|han_more}   (chains ran side by side)
 # SR: `sr` (sessions 2 and 4) made the files committed at SESSION4; session 5's run folders were
 # gone, so `sr_1c` went on from those files and made today's. HDR: `hdr` (session 5).
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
@@ -15,11 +15,14 @@ declare -A FT_STEPS=([hdr]=1000 [sr]=500)  # stage 2: every λ (the stage-1 λ t
 SESSION4=a7fcb10    # the commit whose shipped files session 5 continued from
 SR_1C_STEPS=7000   # stage 1c (session 5): SR λ=50 continued from the session-4 λ=50 file, lr 5e-4, no drop
 HDR_STEPS=3000  # HDR stage 1 (session 5): λ=2e5 from scratch with colour_skip=ycbcr, lr 5e-4, no drop
+SESSION5=5a9aae9    # the commit whose shipped SR files session 6 fine-tuned on 256² crops (sr_crop256)
+HAN_SESSION4=b3e6209  # the commit of the han.pt that session 6 continued from (han_more)
 
-session4_file() {  # path in checkpoints/ -> a copy of that file as committed at SESSION4
-  local out=logs/init/$SESSION4/$1
-  mkdir -p "$(dirname "$out")" && git show "$SESSION4:checkpoints/$1" > "$out" && echo "$out"
+committed_file() {  # commit path-in-checkpoints/ -> a copy of that file as committed then
+  local out=logs/init/$1/$2
+  mkdir -p "$(dirname "$out")" && git show "$1:checkpoints/$2" > "$out" && echo "$out"
 }
+session4_file() { committed_file $SESSION4 "$1"; }
 
 stage1() {  # task lmbda step_init
   $PY -m sandwich.train experiment=sandwich_$1 $COMMON model.lmbda=$2 model.step_init=$3 model.lr=5e-4 \
@@ -77,6 +80,21 @@ case "${1:-}" in
     finetune sr 50.0 50.0 10.0 50
     finetune sr 50.0 20.0 6.0 20
     ;;
+  sr_crop256)  # session 6: every session-5 λ file 500 more steps on 256² crops (Δ restarts near its learned value)
+    # λ=400 ran first, by hand, with trainer.max_steps=600 val_check_interval=200, and shipped its step000500.ckpt
+    # (its last.ckpt then: the final-step save of sandwich.callbacks.StepCheckpoint came after it)
+    # λ=20 (rates above 1 bpp, where 256² crops moved λ=400's validation least) kept its sr_1c file, for lack of time
+    for spec in ${SR_CROP256:-400:20.0 150:12.0 50:8.0}; do
+      lmbda=${spec%%:*} delta=${spec#*:}
+      start=$(committed_file $SESSION5 sandwich_sr/lambda_$lmbda.pt)
+      fresh logs/train/sandwich_sr_crop256/lmbda_$lmbda.0
+      $PY -m sandwich.train experiment=sandwich_sr name=sandwich_sr_crop256 ${COMMON/data.crop=128/data.crop=256} \
+        model.lmbda=$lmbda.0 model.step_init=$delta model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 \
+        init_from=$start
+      $PY -m sandwich.export logs/train/sandwich_sr_crop256/lmbda_$lmbda.0/checkpoints/last.ckpt \
+        checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
+    done
+    ;;
   post_only)
     declare -A POST_STEPS=([hdr]=1000 [sr]=1500)  # HDR: log MSE (conf/experiment/post_only_hdr.yaml)
     for task in hdr sr; do
@@ -97,5 +115,21 @@ case "${1:-}" in
       callbacks.checkpoint.every_n_train_steps=100 init_from=$ae
     $PY -m sandwich.export logs/train/han_pp/checkpoints/last.ckpt checkpoints/han.pt --stage1 $ae
     ;;
-  *) echo "usage: $0 {hdr|sr|sr_1c|post_only|dequant|han}" >&2; exit 2 ;;
+  han_more)  # session 6: that han.pt's autoencoder 2000 more steps (lr drop at 80 %), then the post-processor
+    # on it, 800 + 1200 steps
+    fresh logs/train/han_s6
+    $PY -m sandwich.train experiment=han name=han_s6 $COMMON trainer.max_steps=2000 trainer.val_check_interval=500 \
+      callbacks.checkpoint.every_n_train_steps=250 init_from=$(committed_file $HAN_SESSION4 han.pt)
+    ae=logs/train/han_s6/checkpoints/last.ckpt
+    fresh logs/train/han_pp_s6
+    $PY -m sandwich.train experiment=han_pp name=han_pp_s6 $COMMON trainer.max_steps=800 \
+      trainer.val_check_interval=200 callbacks.checkpoint.every_n_train_steps=200 init_from=$ae
+    # the post-processor was still rising at 800 steps: 1200 more from there (lr restarts at 2e-4)
+    fresh logs/train/han_pp2_s6
+    $PY -m sandwich.train experiment=han_pp name=han_pp2_s6 $COMMON trainer.max_steps=1200 trainer.val_check_interval=400 \
+      callbacks.checkpoint.every_n_train_steps=400 init_from=logs/train/han_pp_s6/checkpoints/last.ckpt
+    $PY -m sandwich.export logs/train/han_pp2_s6/checkpoints/last.ckpt checkpoints/han.pt \
+      --stage1 logs/train/han_pp_s6/checkpoints/last.ckpt
+    ;;
+  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|post_only|dequant|han|han_more}" >&2; exit 2 ;;
 esac
