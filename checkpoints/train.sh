@@ -83,8 +83,8 @@ case "${1:-}" in
   sr_crop256)  # session 6: every session-5 λ file 500 more steps on 256² crops (Δ restarts near its learned value)
     # λ=400 ran first, by hand, with trainer.max_steps=600 val_check_interval=200, and shipped its step000500.ckpt
     # (its last.ckpt then: the final-step save of sandwich.callbacks.StepCheckpoint came after it)
-    # λ=20 (rates above 1 bpp, where 256² crops moved λ=400's validation least) kept its sr_1c file, for lack of time
-    for spec in ${SR_CROP256:-400:20.0 150:12.0 50:8.0}; do
+    # λ=20 ran last, as SR_CROP256=20:4.5
+    for spec in ${SR_CROP256:-400:20.0 150:12.0 50:8.0 20:4.5}; do
       lmbda=${spec%%:*} delta=${spec#*:}
       start=$(committed_file $SESSION5 sandwich_sr/lambda_$lmbda.pt)
       fresh logs/train/sandwich_sr_crop256/lmbda_$lmbda.0
