@@ -26,6 +26,11 @@ from sandwich.codecs.base import DOMAINS, DecodeError, Method
 _DOMAIN_OF_TASK = {"hdr": "hdr16", "sr": "sr8"}
 
 
+def flat_steps(learned_step: float, factors: Sequence[float]) -> list[int]:
+    """The flat steps Δ′ = max(1, round(Δ·f)) swept around a learned Δ, coarsest first."""
+    return sorted({max(1, round(learned_step * f)) for f in factors}, reverse=True)
+
+
 class SandwichMethod(Method):
     def __init__(
         self,
@@ -61,8 +66,7 @@ class SandwichMethod(Method):
             if settings is not None:
                 grid = list(settings)
             else:
-                learned = self.meta[key]["learned_step"]
-                grid = sorted({max(1, round(learned * f)) for f in step_factors}, reverse=True)
+                grid = flat_steps(self.meta[key]["learned_step"], step_factors)
             points += [f"{key}/{s}" for s in grid]
         self.rate_points = tuple(points)
         self._cache: tuple[bytes, np.ndarray] | None = None

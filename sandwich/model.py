@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.nets import Processor, training_autocast
 from sandwich.proxy import RGB_TO_YCBCR, JPEGProxy, ste_floor, to_uint8_images
 from sandwich.resample import bicubic_down, lanczos_up
@@ -108,6 +109,12 @@ class Sandwich(nn.Module):
         """Integer H×W×3 source -> uint8 bottleneck for a real codec."""
         x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None].to(self.proxy.q.device)
         return to_uint8_images(self.bottleneck(x))[0]
+
+    def flat_jpeg_round_trip(self, image: np.ndarray, step: int) -> tuple[bytes, np.ndarray]:
+        """(the real flat-table JPEG of the bottleneck at step Δ′ with the proxy's colour handling,
+        the reconstruction decoded from it): what training validation and sandwich.validate measure."""
+        data = encode_jpeg8(self.encode_image(image), flat_step=step, keep_rgb=self.proxy.colour == "rgb")
+        return data, self.decode_image(decode_jpeg8(data), *image.shape[:2], image.dtype)
 
     @torch.no_grad()
     def decode_image(self, decoded: np.ndarray, height: int, width: int, dtype) -> np.ndarray:

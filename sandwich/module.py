@@ -136,9 +136,7 @@ class SandwichModule(L.LightningModule):
         psnrs, sizes, baseline = [], [], []
         for source in batch:
             image = source.permute(1, 2, 0).round().cpu().numpy().astype(dtype)
-            height, width = image.shape[:2]
-            data = encode_jpeg8(self.model.encode_image(image), flat_step=step, keep_rgb=keep_rgb)
-            restored = self.model.decode_image(decode_jpeg8(data), height, width, dtype)
+            data, restored = self.model.flat_jpeg_round_trip(image, step)
             psnrs.append(psnr(image, restored, peak))
             sizes.append(len(data))
             key = (batch_idx, len(baseline), step)  # validation crops are fixed: each baseline is coded once

@@ -10,49 +10,43 @@ schedules this way, at equal rate, leaves the test set to `make bench`.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
 
 from sandwich import checkpoint
-from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.codecs.base import DOMAINS
 from sandwich.data import CropDataset, ImageFolderData
 from sandwich.images import load_for_domain
+from sandwich.method import flat_steps
 from sandwich.metrics import psnr
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
-_DTYPE = {"hdr": np.uint16, "sr": np.uint8}
+from sandwich.model import Sandwich
 
 
 def validation_crops(task: str, root: str | None = None, seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
     """(image names, H×W×3 integer crops) of the validation split a `task` training run sees."""
-    data = OmegaConf.load(CONF / "data" / f"{task}_train.yaml")
+    data = OmegaConf.load(checkpoint.PROJECT_ROOT / "conf" / "data" / f"{task}_train.yaml")
     data = OmegaConf.to_container(OmegaConf.merge({"seed": seed}, {"data": data}), resolve=True)["data"]
     data.pop("_target_")
     module = ImageFolderData(**{**data, "root": root or data["root"]})
     paths, _ = module.split()
     crops = CropDataset([load_for_domain(p, module.domain, module.scaling) for p in paths], module.val_crop, train=False)
-    dtype = _DTYPE[task]
+    dtype = DOMAINS[module.domain][0]
     images = [crops[i].permute(1, 2, 0).round().numpy().astype(dtype) for i in range(len(crops))]
     return [p.name for p in paths], images
 
 
-def score(path: str | Path, images: list[np.ndarray], factors: list[float]) -> list[dict]:
+def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[float]) -> list[dict]:
     """One row per Δ′ = round(f·learned Δ): bpp of the real JPEG files and their mean PSNR."""
-    model, meta = checkpoint.load(path)
-    dtype, peak = images[0].dtype, model.peak
     rows = []
-    for step in sorted({max(1, round(meta["learned_step"] * f)) for f in factors}, reverse=True):
+    for step in flat_steps(meta["learned_step"], factors):
         bits, pixels, psnrs = 0, 0, []
         for image in images:
-            data = encode_jpeg8(model.encode_image(image), flat_step=step, keep_rgb=model.proxy.colour == "rgb")
-            restored = model.decode_image(decode_jpeg8(data), *image.shape[:2], dtype)
+            data, restored = model.flat_jpeg_round_trip(image, step)
             bits, pixels = bits + 8 * len(data), pixels + image.shape[0] * image.shape[1]
-            psnrs.append(psnr(image, restored, peak))
-        rows.append({"file": str(path), "lmbda": meta.get("lmbda"), "step": step,
-                     "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})  # fmt: skip
+            psnrs.append(psnr(image, restored, model.peak))
+        rows.append({"lmbda": meta.get("lmbda"), "step": step, "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})
     return rows
 
 
@@ -63,13 +57,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", help="train folder (default: conf/data/<task>_train.yaml's)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    task = checkpoint.load(args.checkpoints[0])[0].task
-    names, images = validation_crops(task, args.root)
-    print(f"{task} validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
-    for path in args.checkpoints:
-        for row in score(path, images, args.factors):
-            print(f"  {row['file']}  λ={row['lmbda']}  Δ′={row['step']:>3}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB")
-
+    models = {path: checkpoint.load(path) for path in args.checkpoints}
+    tasks = {model.task for model, _ in models.values()}
+    if len(tasks) != 1:
+        parser.error(f"the files mix tasks {sorted(tasks)}")
+    names, images = validation_crops(tasks.pop(), args.root)
+    print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
+    for path, (model, meta) in models.items():
+        for row in score(model, meta, images, args.factors):
+            print(f"  {path}  λ={row['lmbda']}  Δ′={row['step']:>3}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB")
 
 if __name__ == "__main__":
     main()

@@ -28,8 +28,8 @@ def test_validation_crops_are_the_ones_training_validates_on(tmp_path):
 
 def test_score_counts_the_real_files_and_measures_their_decodes(sr_image):
     crop = sr_image[:40, :48]
-    rows = score(SHIPPED_SR, [crop], [2.0, 1.0])
     model, meta = checkpoint.load(SHIPPED_SR)
+    rows = score(model, meta, [crop], [2.0, 1.0])
     steps = sorted({max(1, round(meta["learned_step"] * f)) for f in (2.0, 1.0)}, reverse=True)
     assert [r["step"] for r in rows] == steps
     data = encode_jpeg8(model.encode_image(crop), flat_step=steps[0], keep_rgb=False)
