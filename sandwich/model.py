@@ -98,10 +98,11 @@ class Sandwich(nn.Module):
             start = lanczos_up(decoded, *size)
         return self._residual(self.post, start)
 
-    def forward(self, source: torch.Tensor):
-        """(reconstruction, bottleneck, quantized DCT coefficients) through the proxy."""
+    def forward(self, source: torch.Tensor, step: torch.Tensor | None = None):
+        """(reconstruction, bottleneck, quantized DCT coefficients) through the proxy, at the
+        learned Δ or at `step`."""
         bottleneck = self.bottleneck(source)
-        decoded, quantized = self.proxy(bottleneck)
+        decoded, quantized = self.proxy(bottleneck, step)
         return self.reconstruct(decoded, source.shape[-2:]), bottleneck, quantized
 
     @torch.no_grad()

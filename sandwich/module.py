@@ -66,8 +66,11 @@ class SandwichModule(L.LightningModule):
         rd_results: str = "results",
         colour_skip: str = "fixed",
         rate_fit: str = "file",
+        step_jitter: float = 1.0,
     ):
         super().__init__()
+        if step_jitter < 1.0:
+            raise ValueError(f"step_jitter is a factor ≥ 1 (1: off), got {step_jitter}")
         if rate_fit not in RATE_FITS:
             raise ValueError(f"rate_fit must be one of {RATE_FITS}, got {rate_fit!r}")
         if post_only_loss not in CROP_LOSSES:
@@ -86,11 +89,16 @@ class SandwichModule(L.LightningModule):
     def forward(self, source: torch.Tensor):
         return self.model(source)
 
-    def _objective(self, source: torch.Tensor, real: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict]:
+    def _objective(self, source: torch.Tensor, real: tuple[torch.Tensor, torch.Tensor] | None = None, jitter: bool = False) -> tuple[torch.Tensor, dict]:
         """Loss and statistics through the proxy; `real`: (file bits, header bits) per image when
-        already measured."""
-        recon, bottleneck, quantized = self.model(source)
+        already measured. `jitter`: code the batch at Δ·f, f log-uniform in [1/step_jitter,
+        step_jitter], the range the evaluator sweeps Δ′ over, so that the networks also learn the
+        steps they will be used at, not only the learned Δ."""
         step = self.model.proxy.step
+        if jitter and self.hparams.step_jitter > 1.0:
+            spread = math.log(self.hparams.step_jitter)
+            step = step * math.exp(float(torch.empty(()).uniform_(-spread, spread)))
+        recon, bottleneck, quantized = self.model(source, step)
         real_bits, header_bits = real or real_jpeg_bits(bottleneck, step.item(), self.hparams.colour)
         bits = fitted_rate(quantized, step, real_bits, header_bits if self.hparams.rate_fit == "scan" else None)
         samples = source[0].numel()
@@ -102,7 +110,7 @@ class SandwichModule(L.LightningModule):
             "loss": loss,
             "psnr": psnr_db(mse, self.model.peak).mean(),
             "bpp": (real_bits / (height * width)).mean(),
-            "step": step,
+            "step": self.model.proxy.step,
             "s_pre": self.model.pre.scale if self.model.pre is not None else torch.zeros(()),
             "s_post": self.model.post.scale,
             "range_penalty": outside.mean(),
@@ -127,8 +135,10 @@ class SandwichModule(L.LightningModule):
         return loss, {"loss": loss, "psnr": psnr_db(mse, self.model.peak).mean(), "s_post": self.model.post.scale}
 
     def training_step(self, batch, batch_idx):
-        objective = self._post_only_objective if self.hparams.post_only else self._objective
-        loss, stats = objective(batch)
+        if self.hparams.post_only:
+            loss, stats = self._post_only_objective(batch)
+        else:
+            loss, stats = self._objective(batch, jitter=True)
         self.log_dict({f"train/{k}": v for k, v in stats.items()}, prog_bar=False, batch_size=len(batch))
         self.log("train/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
         return loss

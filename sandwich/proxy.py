@@ -108,8 +108,9 @@ class JPEGProxy(nn.Module):
         """Δ = elu(q, 0.01) + MIN_STEP (PIL JPEG does not tell steps 0 and 1 apart)."""
         return F.elu(self.q, alpha=0.01) + MIN_STEP
 
-    def forward(self, bottleneck: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(decoded bottleneck N×3×H×W in [0, 255], quantized DCT coefficients)."""
+    def forward(self, bottleneck: torch.Tensor, step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(decoded bottleneck N×3×H×W in [0, 255], quantized DCT coefficients), at the learned Δ
+        or at `step`."""
         h, w = bottleneck.shape[-2:]
         x = ste_round(bottleneck.clamp(0, 255)).float()
         pad_h, pad_w = -h % BLOCK, -w % BLOCK
@@ -117,7 +118,7 @@ class JPEGProxy(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         if self.colour == "ycbcr":
             x = ste_round(rgb_to_ycbcr(x))
-        step = self.step
+        step = self.step if step is None else step
         coeffs = dct2(x - 128.0, self.dct)
         quantized = step * ste_round(coeffs / step)
         # a real decoder outputs integers after the IDCT and after the colour conversion

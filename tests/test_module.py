@@ -83,3 +83,20 @@ def test_post_only_log_mse_is_the_mean_log_error_and_does_not_train_step():
     assert not any(p is logged.model.proxy.q for p in optimised)  # post-only codes at fixed steps
     with pytest.raises(ValueError, match="post_only_loss"):
         SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_loss="l1")
+
+
+def test_step_jitter_codes_training_batches_across_the_sweep_range_and_validation_at_the_learned_step():
+    module = SandwichModule("sr", SMALL, SMALL, lmbda=50, colour="ycbcr", step_init=8.0, step_jitter=2.0)
+    seen = []
+    proxy_forward = module.model.proxy.forward
+    module.model.proxy.forward = lambda b, step=None: seen.append(float(step)) or proxy_forward(b, step)
+    batch = next(iter(_loader("sr")))
+    torch.manual_seed(0)
+    for _ in range(12):
+        module._objective(batch, jitter=True)
+    assert all(4.0 <= s <= 16.0 for s in seen) and min(seen) < 7.0 and max(seen) > 9.0
+    seen.clear()
+    _, stats = module._objective(batch)
+    assert seen == [pytest.approx(8.0)] and stats["step"].item() == pytest.approx(8.0)
+    with pytest.raises(ValueError, match="step_jitter"):
+        SandwichModule("sr", SMALL, SMALL, step_jitter=0.5)
