@@ -1,8 +1,9 @@
 """LightningModule: train a Sandwich through the JPEG proxy, validate it through the real JPEG.
 
 Loss per image = MSE in the source's integer scale + λ·(bits per source sample, fitted to the real
-flat-table JPEG size; `rate_fit` chooses what the fit scales, sandwich/proxy.py) + a penalty on bottleneck values outside [0, 255] (the released code's
-255·Σ(relu(B−255) + relu(−B))/26.5, normalised the same way).
+flat-table JPEG size; `rate_fit` chooses what the fit scales, sandwich/proxy.py) + a penalty on
+bottleneck values outside [0, 255] (the released code's 255·Σ(relu(B−255) + relu(−B))/26.5,
+normalised the same way). `step_jitter` > 1 codes each training batch at a random multiple of Δ.
 Validation codes each image's bottleneck with the real JPEG (flat table round(Δ)) and measures the
 reconstruction, and the codec-only baseline (truncation / bicubic+Lanczos) at the same step on the
 same images, so `val/gain_db` compares like with like.
@@ -19,10 +20,10 @@ import lightning as L
 import numpy as np
 import torch
 
+from sandwich.bitstream import jpeg_overhead_bytes
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
-from sandwich.bitstream import jpeg_overhead_bytes
 from sandwich.proxy import RATE_FITS, fitted_rate, real_jpeg_bits, to_uint8_images
 
 log = logging.getLogger(__name__)
