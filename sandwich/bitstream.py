@@ -92,13 +92,6 @@ def _jpeg_segments(jpeg: bytes):
     raise ValueError("truncated JPEG (no start of scan)")
 
 
-def jpeg_overhead_bytes(jpeg: bytes) -> int:
-    """Bytes of a single-scan JPEG file that are not entropy-coded data: every marker segment up to
-    and including the start-of-scan header, and the end-of-image marker."""
-    *_, (_, _, end) = _jpeg_segments(jpeg)
-    return end + 2
-
-
 def embed_in_jpeg(jpeg: bytes, header: bytes) -> bytes:
     """Insert `header` as APP15 segment(s) after the JFIF APP0 (or right after SOI).
 

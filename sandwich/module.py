@@ -1,8 +1,7 @@
 """LightningModule: train a Sandwich through the JPEG proxy, validate it through the real JPEG.
 
 Loss per image = MSE in the source's integer scale + λ·(bits per source sample, fitted to the real
-flat-table JPEG size; `rate_fit` chooses what the fit scales, sandwich/proxy.py) + a penalty on
-bottleneck values outside [0, 255] (the released code's 255·Σ(relu(B−255) + relu(−B))/26.5,
+flat-table JPEG size) + a penalty on bottleneck values outside [0, 255] (the released code's 255·Σ(relu(B−255) + relu(−B))/26.5,
 normalised the same way). `step_jitter` > 1 codes each training batch at a random multiple of Δ.
 Validation codes each image's bottleneck with the real JPEG (flat table round(Δ)) and measures the
 reconstruction, and the codec-only baseline (truncation / bicubic+Lanczos) at the same step on the
@@ -20,11 +19,10 @@ import lightning as L
 import numpy as np
 import torch
 
-from sandwich.bitstream import jpeg_overhead_bytes
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
-from sandwich.proxy import RATE_FITS, fitted_rate, real_jpeg_bits, to_uint8_images
+from sandwich.proxy import fitted_rate, real_jpeg_bits, to_uint8_images
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +64,11 @@ class SandwichModule(L.LightningModule):
         post_only_loss: str = "mse",
         rd_results: str = "results",
         colour_skip: str = "fixed",
-        rate_fit: str = "file",
         step_jitter: float = 1.0,
     ):
         super().__init__()
         if step_jitter < 1.0:
             raise ValueError(f"step_jitter is a factor ≥ 1 (1: off), got {step_jitter}")
-        if rate_fit not in RATE_FITS:
-            raise ValueError(f"rate_fit must be one of {RATE_FITS}, got {rate_fit!r}")
         if post_only_loss not in CROP_LOSSES:
             raise ValueError(f"post_only_loss must be one of {CROP_LOSSES}, got {post_only_loss!r}")
         self.save_hyperparameters()
@@ -90,9 +85,9 @@ class SandwichModule(L.LightningModule):
     def forward(self, source: torch.Tensor):
         return self.model(source)
 
-    def _objective(self, source: torch.Tensor, real: tuple[torch.Tensor, torch.Tensor] | None = None, jitter: bool = False) -> tuple[torch.Tensor, dict]:
-        """Loss and statistics through the proxy; `real`: (file bits, header bits) per image when
-        already measured. `jitter`: code the batch at Δ·f, f log-uniform in [1/step_jitter,
+    def _objective(self, source: torch.Tensor, real_bits: torch.Tensor | None = None, jitter: bool = False) -> tuple[torch.Tensor, dict]:
+        """Loss and statistics through the proxy; `real_bits` (per image) when already measured.
+        `jitter`: code the batch at Δ·f, f log-uniform in [1/step_jitter,
         step_jitter], the range the evaluator sweeps Δ′ over, so that the networks also learn the
         steps they will be used at, not only the learned Δ."""
         step = self.model.proxy.step
@@ -100,8 +95,9 @@ class SandwichModule(L.LightningModule):
             spread = math.log(self.hparams.step_jitter)
             step = step * math.exp(float(torch.empty(()).uniform_(-spread, spread)))
         recon, bottleneck, quantized = self.model(source, step)
-        real_bits, header_bits = real or real_jpeg_bits(bottleneck, step.item(), self.hparams.colour)
-        bits = fitted_rate(quantized, step, real_bits, header_bits if self.hparams.rate_fit == "scan" else None)
+        if real_bits is None:
+            real_bits = real_jpeg_bits(bottleneck, step.item(), self.hparams.colour)
+        bits = fitted_rate(quantized, step, real_bits)
         samples = source[0].numel()
         mse = (recon - source).square().flatten(1).mean(1)
         outside = (torch.relu(bottleneck - 255) + torch.relu(-bottleneck)).flatten(1).sum(1) * (255 / 26.5) / samples
@@ -148,20 +144,19 @@ class SandwichModule(L.LightningModule):
         step = int(round(self.model.proxy.step.item()))
         keep_rgb = self.hparams.colour == "rgb"
         peak, dtype = self.model.peak, np.uint16 if self.hparams.task == "hdr" else np.uint8
-        psnrs, sizes, headers, baseline = [], [], [], []
+        psnrs, sizes, baseline = [], [], []
         for source in batch:
             image = source.permute(1, 2, 0).round().cpu().numpy().astype(dtype)
             data, restored = self.model.flat_jpeg_round_trip(image, step)
             psnrs.append(psnr(image, restored, peak))
             sizes.append(len(data))
-            headers.append(jpeg_overhead_bytes(data))
             key = (batch_idx, len(baseline), step)  # validation crops are fixed: each baseline is coded once
             if key not in self._baselines:
                 self._baselines[key] = _baseline(image, self.hparams.task, step, keep_rgb)
             baseline.append(self._baselines[key])
         # the real JPEG just made is the one the rate fit would encode again: reuse its size
-        bits, header_bits = (torch.tensor(n, dtype=torch.float32, device=batch.device) * 8 for n in (sizes, headers))
-        _, proxy_stats = self._objective(batch, real=(bits, header_bits))
+        bits = torch.tensor(sizes, dtype=torch.float32, device=batch.device) * 8
+        _, proxy_stats = self._objective(batch, real_bits=bits)
         height, width = batch.shape[-2:]
         stats = {
             "psnr": float(np.mean(psnrs)),

@@ -9,11 +9,6 @@ rounding straight-through.
 Rate: R = a·Σ log(1 + |x̂|/Δ) per image, with `a` re-fitted at every step (gradient stopped) so
 that R equals the size in bits of the real JPEG of round(B) with the flat table round(Δ), headers
 included. The loss therefore sees the true JPEG size, with gradients from the smooth surrogate.
-With the `scan` fit (a stated deviation), R = H + a·Σ log(1 + |x̂|/Δ) where H is the file's
-headers (markers, tables, scan header): the value is still the whole file, but `a` scales only the
-entropy-coded data that the surrogate models. The paper's `file` fit lets the ~330 header bytes
-scale the gradient too; on a 128² SR training crop they are 27–53 % of the file (Δ = 10–40), so
-the rate gradient was inflated most on smooth crops at coarse steps.
 """
 
 from __future__ import annotations
@@ -25,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sandwich.bitstream import jpeg_overhead_bytes
 from sandwich.codecs.jpeg import encode_jpeg8
 
 BLOCK = 8
@@ -139,25 +133,15 @@ def to_uint8_images(bottleneck: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(images.cpu().numpy())
 
 
-RATE_FITS = ("file", "scan")
-
-
-def real_jpeg_bits(bottleneck: torch.Tensor, step: float, colour: str = "rgb") -> tuple[torch.Tensor, torch.Tensor]:
-    """(bits of the whole real JPEG file (flat table round(Δ), optimize, 4:4:4), bits of its
-    headers) per image."""
+def real_jpeg_bits(bottleneck: torch.Tensor, step: float, colour: str = "rgb") -> torch.Tensor:
+    """Bits of the real JPEG (flat table round(Δ), optimize, 4:4:4, headers) of each image."""
     step = round(float(step))  # encode_jpeg8 clips it to the table's 1..255
-    files = [encode_jpeg8(im, flat_step=step, keep_rgb=colour == "rgb") for im in to_uint8_images(bottleneck)]
-    return _bits([len(f) for f in files], bottleneck.device), _bits([jpeg_overhead_bytes(f) for f in files], bottleneck.device)
+    bits = [8 * len(encode_jpeg8(im, flat_step=step, keep_rgb=colour == "rgb")) for im in to_uint8_images(bottleneck)]
+    return torch.tensor(bits, dtype=torch.float32, device=bottleneck.device)
 
 
-def _bits(sizes: list[int], device) -> torch.Tensor:
-    return torch.tensor([8 * size for size in sizes], dtype=torch.float32, device=device)
-
-
-def fitted_rate(quantized: torch.Tensor, step: torch.Tensor, real_bits: torch.Tensor, header_bits: torch.Tensor | None = None) -> torch.Tensor:
-    """R = H + a·surrogate with a = (real − H)/surrogate held constant: value = real bits,
-    gradient = a·∂surrogate. H = 0 is the paper's `file` fit; H = the headers' bits the `scan` fit."""
+def fitted_rate(quantized: torch.Tensor, step: torch.Tensor, real_bits: torch.Tensor) -> torch.Tensor:
+    """R = a·surrogate with a = real/surrogate held constant: value = real bits, gradient = a·∂surrogate."""
     surrogate = rate_surrogate(quantized, step)
-    fixed = torch.zeros_like(real_bits) if header_bits is None else header_bits
-    scale = ((real_bits - fixed) / surrogate.clamp_min(1e-6)).detach()
-    return fixed + scale * surrogate
+    scale = (real_bits / surrogate.clamp_min(1e-6)).detach()
+    return scale * surrogate
