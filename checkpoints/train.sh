@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|post_only|dequant|han|han_more}   (chains ran side by side)
+# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|post_only|dequant|han|han_more}   (chains ran side by side)
 # SR: `sr` (sessions 2 and 4) made the files committed at SESSION4; session 5's run folders were
 # gone, so `sr_1c` went on from those files and made today's. HDR: `hdr` (session 5).
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
@@ -17,6 +17,7 @@ SR_1C_STEPS=7000   # stage 1c (session 5): SR λ=50 continued from the session-4
 HDR_STEPS=3000  # HDR stage 1 (session 5): λ=2e5 from scratch with colour_skip=ycbcr, lr 5e-4, no drop
 SESSION5=5a9aae9    # the commit whose shipped SR files session 6 fine-tuned on 256² crops (sr_crop256)
 SESSION6=66835ac    # the commit whose shipped SR files session 7 fine-tuned with step jitter (sr_jitter)
+SESSION7=e30fbf5    # the commit whose shipped SR files session 8 fine-tuned through shaped tables (sr_shaped)
 HAN_SESSION4=b3e6209  # the commit of the han.pt that session 6 continued from (han_more)
 
 committed_file() {  # commit path-in-checkpoints/ -> a copy of that file as committed then
@@ -93,6 +94,19 @@ case "${1:-}" in
         model.lmbda=$lmbda.0 model.step_init=$delta model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 \
         init_from=$start
       $PY -m sandwich.export logs/train/sandwich_sr_crop256/lmbda_$lmbda.0/checkpoints/last.ckpt \
+        checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
+    done
+    ;;
+  sr_shaped)  # session 8: session-7 λ files, 500 more 256² steps with step jitter, through shaped step tables
+    # (model.tilt=1.0 model.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables")
+    for spec in ${SR_SHAPED:-400:18.96 150:11.22 50:6.56 20:4.50}; do
+      lmbda=${spec%%:*} delta=${spec#*:}
+      start=$(committed_file $SESSION7 sandwich_sr/lambda_$lmbda.pt)
+      fresh logs/train/sr_shaped/lmbda_$lmbda.0
+      $PY -m sandwich.train experiment=sandwich_sr name=sr_shaped ${COMMON/data.crop=128/data.crop=256} \
+        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 \
+        model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 init_from=$start
+      $PY -m sandwich.export logs/train/sr_shaped/lmbda_$lmbda.0/checkpoints/last.ckpt \
         checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
     done
     ;;

@@ -26,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]  # checkpoint paths in conf/ 
 FORMAT = 1
 DIGEST_BYTES = 8  # of the SHA-256, written into every bitstream
 SMALL_FP32 = 64  # tensors up to this size stay fp32: a 1×1 colour map in fp16 moves 16-bit codes by ~45
-MODEL_ARGS = ("task", "pre", "post", "step_init", "colour", "post_only", "colour_skip")
+MODEL_ARGS = ("task", "pre", "post", "step_init", "colour", "post_only", "colour_skip", "tilt", "chroma")
 
 
 def export(training_checkpoint: str | Path, out: str | Path, meta: dict | None = None) -> Path:

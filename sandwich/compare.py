@@ -2,6 +2,11 @@
 its plain baseline, an ablation and its parent): `python -m sandwich.compare dequant_jpeg
 truncation_jpeg [--task hdr] [--metric psnr]` prints a markdown table from results/<task>/*.json,
 with each point's distance to the LDR saturation line for HDR.
+
+Any two curves, grids shared or not: `--bd-range LO HI` prints BD-PSNR over that fixed rate
+interval (not the overlap: so two results of one method compare over the same interval), `--at
+R ...` the gain at those rates. A method may be a results JSON path, e.g. an older run's
+(`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
 """
 
 from __future__ import annotations
@@ -11,9 +16,13 @@ import json
 from pathlib import Path
 
 
+def _document(results_dir: Path, task: str, method: str) -> dict:
+    path = Path(method) if method.endswith(".json") else results_dir / task / f"{method}.json"
+    return json.loads(path.read_text())
+
+
 def curve(results_dir: Path, task: str, method: str) -> dict[str, dict]:
-    document = json.loads((results_dir / task / f"{method}.json").read_text())
-    return {str(point["rate_point"]): point for point in document["curve"]}
+    return {str(point["rate_point"]): point for point in _document(results_dir, task, method)["curve"]}
 
 
 def gain_rows(method: dict[str, dict], baseline: dict[str, dict], metric: str) -> list[dict]:
@@ -50,7 +59,22 @@ def main() -> None:
     parser.add_argument("--task", default="hdr")
     parser.add_argument("--metric", default="psnr")
     parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--bd-range", type=float, nargs=2, metavar=("LO", "HI"), help="BD over this bpp interval")
+    parser.add_argument("--at", type=float, nargs="+", default=[], metavar="BPP", help="gains at these rates")
     args = parser.parse_args()
+    if args.bd_range or args.at:
+        from sandwich.rd import bd_quality_over, curve as rd_curve, quality_gain_at
+
+        test, anchor = (rd_curve(_document(args.results, args.task, m), args.metric) for m in (args.method, args.baseline))
+        try:
+            if args.bd_range:
+                lo, hi = args.bd_range
+                print(f"BD-{args.metric} over {lo:g}–{hi:g} bpp: {bd_quality_over(anchor, test, (lo, hi)):+.3f}")
+            for rate in args.at:
+                print(f"gain at {rate:g} bpp: {quality_gain_at(anchor, test, rate):+.3f}")
+        except ValueError as error:
+            parser.error(str(error))
+        return
     rows = gain_rows(curve(args.results, args.task, args.method), curve(args.results, args.task, args.baseline), args.metric)
     if not rows:
         raise SystemExit(f"{args.method} and {args.baseline} share no rate point with {args.metric}")

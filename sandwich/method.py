@@ -61,6 +61,14 @@ class SandwichMethod(Method):
         self.task = tasks.pop()
         self.domain = _DOMAIN_OF_TASK[self.task]
         self.dtype = DOMAINS[self.domain][0]
+        if step_factors is not None:  # the real tables must be the ones the proxy trained with
+            for key, model in self.models.items():
+                trained = (model.proxy.tilt, model.proxy.chroma)
+                if trained != (codec.tilt, codec.chroma):
+                    raise ValueError(
+                        f"{name}: {key} was trained for step tables (tilt, chroma) = {trained}; "
+                        f"the codec codes {(codec.tilt, codec.chroma)}"
+                    )
         points = []
         for key in self.models:
             if settings is not None:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.nets import Processor, training_autocast
 from sandwich.proxy import RGB_TO_YCBCR, JPEGProxy, ste_floor, to_uint8_images
 from sandwich.resample import bicubic_down, lanczos_up
@@ -47,6 +47,8 @@ class Sandwich(nn.Module):
         bf16: bool = False,
         post_only: bool = False,
         colour_skip: str = "fixed",
+        tilt: float = 0.0,
+        chroma: float = 1.0,
     ):
         super().__init__()
         if task not in PEAK:
@@ -60,7 +62,7 @@ class Sandwich(nn.Module):
         # post-only ablation: no pre-processor, the bottleneck is the plain baseline's
         self.pre = None if post_only else Processor(**{"zero_init": True, "linear": linear, **(pre or {})})
         self.post = Processor(**{"zero_init": True, "linear": linear, **(post or {})})
-        self.proxy = JPEGProxy(step_init=step_init, colour=colour)
+        self.proxy = JPEGProxy(step_init=step_init, colour=colour, tilt=tilt, chroma=chroma)
         if colour_skip == "ycbcr":  # JPEG's own transform; chroma offset 128 in 8 bits, 128·256 in 16
             matrix = RGB_TO_YCBCR.double().numpy()
             offset = np.array([0.0, 1.0, 1.0]) * (self.peak + 1) / 2
@@ -111,10 +113,10 @@ class Sandwich(nn.Module):
         x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None].to(self.proxy.q.device)
         return to_uint8_images(self.bottleneck(x))[0]
 
-    def flat_jpeg_round_trip(self, image: np.ndarray, step: int) -> tuple[bytes, np.ndarray]:
-        """(the real flat-table JPEG of the bottleneck at step Δ′ with the proxy's colour handling,
-        the reconstruction decoded from it): what training validation and sandwich.validate measure."""
-        data = encode_jpeg8(self.encode_image(image), flat_step=step, keep_rgb=self.proxy.colour == "rgb")
+    def jpeg_round_trip(self, image: np.ndarray, step: int) -> tuple[bytes, np.ndarray]:
+        """(the real JPEG of the bottleneck at base step Δ′ with the proxy's tables and colour
+        handling, the reconstruction decoded from it): what training validation and sandwich.validate measure."""
+        data = self.proxy.encode(self.encode_image(image), step)
         return data, self.decode_image(decode_jpeg8(data), *image.shape[:2], image.dtype)
 
     @torch.no_grad()

@@ -1,9 +1,9 @@
 """LightningModule: train a Sandwich through the JPEG proxy, validate it through the real JPEG.
 
 Loss per image = MSE in the source's integer scale + λ·(bits per source sample, fitted to the real
-flat-table JPEG size) + a penalty on bottleneck values outside [0, 255] (the released code's 255·Σ(relu(B−255) + relu(−B))/26.5,
+JPEG size with the proxy's tables) + a penalty on bottleneck values outside [0, 255] (the released code's 255·Σ(relu(B−255) + relu(−B))/26.5,
 normalised the same way). `step_jitter` > 1 codes each training batch at a random multiple of Δ.
-Validation codes each image's bottleneck with the real JPEG (flat table round(Δ)) and measures the
+Validation codes each image's bottleneck with the real JPEG (tables at round(Δ)) and measures the
 reconstruction, and the codec-only baseline (truncation / bicubic+Lanczos) at the same step on the
 same images, so `val/gain_db` compares like with like.
 With `post_only` (the ablation) there is no pre-processor and no rate term: the post-processor
@@ -19,10 +19,10 @@ import lightning as L
 import numpy as np
 import torch
 
-from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
-from sandwich.proxy import fitted_rate, real_jpeg_bits, to_uint8_images
+from sandwich.proxy import JPEGProxy, fitted_rate, to_uint8_images
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class SandwichModule(L.LightningModule):
         rd_results: str = "results",
         colour_skip: str = "fixed",
         step_jitter: float = 1.0,
+        tilt: float = 0.0,
+        chroma: float = 1.0,
     ):
         super().__init__()
         if step_jitter < 1.0:
@@ -74,7 +76,7 @@ class SandwichModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = Sandwich(
             task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only,
-            colour_skip=colour_skip,
+            colour_skip=colour_skip, tilt=tilt, chroma=chroma,
         )
         self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
         if channels_last:
@@ -96,8 +98,8 @@ class SandwichModule(L.LightningModule):
             step = step * math.exp(float(torch.empty(()).uniform_(-spread, spread)))
         recon, bottleneck, quantized = self.model(source, step)
         if real_bits is None:
-            real_bits = real_jpeg_bits(bottleneck, step.item(), self.hparams.colour)
-        bits = fitted_rate(quantized, step, real_bits)
+            real_bits = self.model.proxy.real_bits(bottleneck, step.item())
+        bits = fitted_rate(quantized, self.model.proxy.coefficient_steps(step), real_bits)
         samples = source[0].numel()
         mse = (recon - source).square().flatten(1).mean(1)
         outside = (torch.relu(bottleneck - 255) + torch.relu(-bottleneck)).flatten(1).sum(1) * (255 / 26.5) / samples
@@ -117,14 +119,13 @@ class SandwichModule(L.LightningModule):
     def _post_only_objective(self, source: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Post-only ablation: the baseline's bottleneck through the real JPEG at a flat step drawn
         per image from `post_only_steps` (the bench's grid), then the post-processor; MSE only."""
-        keep_rgb = self.hparams.colour == "rgb"
         steps = self.hparams.post_only_steps
         with torch.no_grad():
             codes = to_uint8_images(self.model.bottleneck(source))
         decoded = []
         for image in codes:
             step = steps[int(torch.randint(len(steps), ()))]
-            decoded.append(decode_jpeg8(encode_jpeg8(image, flat_step=step, keep_rgb=keep_rgb)))
+            decoded.append(decode_jpeg8(self.model.proxy.encode(image, step)))
         decoded = torch.from_numpy(np.stack(decoded)).to(source.device).permute(0, 3, 1, 2).float()
         recon = self.model.reconstruct(decoded, source.shape[-2:])
         mse = (recon - source).square().flatten(1).mean(1)
@@ -142,17 +143,16 @@ class SandwichModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         step = int(round(self.model.proxy.step.item()))
-        keep_rgb = self.hparams.colour == "rgb"
         peak, dtype = self.model.peak, np.uint16 if self.hparams.task == "hdr" else np.uint8
         psnrs, sizes, baseline = [], [], []
         for source in batch:
             image = source.permute(1, 2, 0).round().cpu().numpy().astype(dtype)
-            data, restored = self.model.flat_jpeg_round_trip(image, step)
+            data, restored = self.model.jpeg_round_trip(image, step)
             psnrs.append(psnr(image, restored, peak))
             sizes.append(len(data))
             key = (batch_idx, len(baseline), step)  # validation crops are fixed: each baseline is coded once
             if key not in self._baselines:
-                self._baselines[key] = _baseline(image, self.hparams.task, step, keep_rgb)
+                self._baselines[key] = _baseline(image, self.hparams.task, step, self.model.proxy)
             baseline.append(self._baselines[key])
         # the real JPEG just made is the one the rate fit would encode again: reuse its size
         bits = torch.tensor(sizes, dtype=torch.float32, device=batch.device) * 8
@@ -216,15 +216,15 @@ def adam_with_drop(module: L.LightningModule, groups: list[dict], lr_drop: float
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def _baseline(image: np.ndarray, task: str, step: int, keep_rgb: bool) -> tuple[float, int]:
-    """(PSNR, JPEG bytes) of the codec-only baseline at the same flat step: truncation+midpoint,
-    or bicubic+Lanczos."""
+def _baseline(image: np.ndarray, task: str, step: int, proxy: JPEGProxy) -> tuple[float, int]:
+    """(PSNR, JPEG bytes) of the codec-only baseline with the same JPEG tables and colour handling
+    at the same step: truncation+midpoint, or bicubic+Lanczos."""
     if task == "hdr":
         from baselines.truncation import midpoint, truncate
 
-        data = encode_jpeg8(truncate(image, 8), flat_step=step, keep_rgb=keep_rgb)
+        data = proxy.encode(truncate(image, 8), step)
         return psnr(image, midpoint(decode_jpeg8(data), 8), 65535), len(data)
     from baselines.resample import downsample, upsample
 
-    data = encode_jpeg8(downsample(image), flat_step=step, keep_rgb=keep_rgb)
+    data = proxy.encode(downsample(image), step)
     return psnr(image, upsample(decode_jpeg8(data), *image.shape[:2]), 255), len(data)

@@ -6,9 +6,14 @@ pad to a multiple of 8 → (optional JFIF RGB→YCbCr, as the real codec does) �
 straight-through rounding → IDCT → +128 → round → (YCbCr→RGB, round) → crop, all
 rounding straight-through.
 
-Rate: R = a·Σ log(1 + |x̂|/Δ) per image, with `a` re-fitted at every step (gradient stopped) so
-that R equals the size in bits of the real JPEG of round(B) with the flat table round(Δ), headers
-included. The loss therefore sees the true JPEG size, with gradients from the smooth surrogate.
+The table is flat (every coefficient at Δ, the paper's) unless `tilt`/`chroma` shape it: coefficient
+(u, v) then has step Δ·(1 + tilt·(u+v)/14), times `chroma` in Cb and Cr, and the real codec gets
+the same tables rounded (`sandwich.codecs.jpeg.step_tables`). A stated deviation from the paper.
+
+Rate: R = a·Σ log(1 + |x̂|/Δ_k) per image (Δ_k: coefficient k's step), with `a` re-fitted at every
+step (gradient stopped) so that R equals the size in bits of the real JPEG of round(B) with the
+tables at round(Δ), headers included. The loss therefore sees the true JPEG size, with gradients
+from the smooth surrogate.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sandwich.codecs.jpeg import encode_jpeg8
+from sandwich.codecs.jpeg import encode_jpeg8, step_tables, table_multipliers
 
 BLOCK = 8
 # JFIF full-range RGB <-> YCbCr (what libjpeg applies when keep_rgb is off); chroma offset 128
@@ -84,18 +89,44 @@ MIN_STEP = 1.0  # the finest flat JPEG step
 
 
 class JPEGProxy(nn.Module):
-    """Differentiable stand-in for flat-table JPEG; `colour` "rgb" (keep_rgb) or "ycbcr"."""
+    """Differentiable stand-in for JPEG with step tables Δ·multipliers (flat by default);
+    `colour` "rgb" (keep_rgb) or "ycbcr"."""
 
-    def __init__(self, step_init: float = 4.0, colour: str = "rgb"):
+    def __init__(self, step_init: float = 4.0, colour: str = "rgb", tilt: float = 0.0, chroma: float = 1.0):
         super().__init__()
         if colour not in ("rgb", "ycbcr"):
             raise ValueError(f"colour must be 'rgb' or 'ycbcr', got {colour!r}")
         if step_init < MIN_STEP:
             raise ValueError(f"step_init must be at least {MIN_STEP}, got {step_init}")
-        self.colour = colour
+        if colour == "rgb" and chroma != 1.0:
+            raise ValueError("keep_rgb JPEG codes R, G and B with the luma table: chroma needs colour='ycbcr'")
+        self.colour, self.tilt, self.chroma = colour, float(tilt), float(chroma)
         # Δ = elu(q) + MIN_STEP = step_init: elu is the identity for q ≥ 0
         self.q = nn.Parameter(torch.tensor(float(step_init - MIN_STEP)))
         self.register_buffer("dct", dct_matrix(), persistent=False)
+        table_multipliers(tilt, chroma)  # checks them
+
+    def coefficient_steps(self, step: torch.Tensor | None = None) -> torch.Tensor:
+        """Every coefficient's step at base step Δ (the learned one by default), 3×1×1×8×8 to
+        broadcast over N×3×(H/8)×(W/8)×8×8 coefficients: Δ times the shape of the real tables at
+        round(Δ) (their entries' rounding included; gradient to Δ through that fixed shape). The flat
+        table is Δ itself, the paper's continuous step."""
+        step = self.step if step is None else step
+        base = max(1, round(float(torch.as_tensor(step).detach())))
+        luma, chroma = torch.tensor(step_tables(base, self.tilt, self.chroma), dtype=torch.float32).view(2, 8, 8) / base
+        tables = [luma, chroma, chroma] if self.colour == "ycbcr" else [luma] * 3  # keep_rgb: luma for all
+        return step * torch.stack(tables).to(self.q.device)[:, None, None]
+
+    def encode(self, image: np.ndarray, step: float) -> bytes:
+        """The real JPEG of a uint8 H×W×3 bottleneck at base step round(Δ), with this proxy's
+        tables and colour handling."""
+        return encode_jpeg8(image, flat_step=step, keep_rgb=self.colour == "rgb", tilt=self.tilt, chroma=self.chroma)
+
+    def real_bits(self, bottleneck: torch.Tensor, step: float) -> torch.Tensor:
+        """Bits of the real JPEG (tables at round(Δ), optimize, 4:4:4, headers) of each image."""
+        step = round(float(step))  # encode_jpeg8 clips the tables to 1..255
+        bits = [8 * len(self.encode(image, step)) for image in to_uint8_images(bottleneck)]
+        return torch.tensor(bits, dtype=torch.float32, device=bottleneck.device)
 
     @property
     def step(self) -> torch.Tensor:
@@ -112,9 +143,9 @@ class JPEGProxy(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         if self.colour == "ycbcr":
             x = ste_round(rgb_to_ycbcr(x))
-        step = self.step if step is None else step
+        steps = self.coefficient_steps(step)
         coeffs = dct2(x - 128.0, self.dct)
-        quantized = step * ste_round(coeffs / step)
+        quantized = steps * ste_round(coeffs / steps)
         # a real decoder outputs integers after the IDCT and after the colour conversion
         y = ste_round((idct2(quantized, self.dct) + 128.0).clamp(0, 255))
         if self.colour == "ycbcr":
@@ -122,9 +153,10 @@ class JPEGProxy(nn.Module):
         return y[..., :h, :w], quantized
 
 
-def rate_surrogate(quantized: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """Σ log(1 + |x̂|/Δ) per image (a smooth count of non-zero coefficients)."""
-    return torch.log1p(quantized.abs() / step).flatten(1).sum(1)
+def rate_surrogate(quantized: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """Σ log(1 + |x̂|/Δ_k) per image (a smooth count of non-zero coefficients); `steps` is Δ or
+    the per-coefficient steps (`JPEGProxy.coefficient_steps`)."""
+    return torch.log1p(quantized.abs() / steps).flatten(1).sum(1)
 
 
 def to_uint8_images(bottleneck: torch.Tensor) -> np.ndarray:
@@ -133,15 +165,8 @@ def to_uint8_images(bottleneck: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(images.cpu().numpy())
 
 
-def real_jpeg_bits(bottleneck: torch.Tensor, step: float, colour: str = "rgb") -> torch.Tensor:
-    """Bits of the real JPEG (flat table round(Δ), optimize, 4:4:4, headers) of each image."""
-    step = round(float(step))  # encode_jpeg8 clips it to the table's 1..255
-    bits = [8 * len(encode_jpeg8(im, flat_step=step, keep_rgb=colour == "rgb")) for im in to_uint8_images(bottleneck)]
-    return torch.tensor(bits, dtype=torch.float32, device=bottleneck.device)
-
-
-def fitted_rate(quantized: torch.Tensor, step: torch.Tensor, real_bits: torch.Tensor) -> torch.Tensor:
+def fitted_rate(quantized: torch.Tensor, steps: torch.Tensor, real_bits: torch.Tensor) -> torch.Tensor:
     """R = a·surrogate with a = real/surrogate held constant: value = real bits, gradient = a·∂surrogate."""
-    surrogate = rate_surrogate(quantized, step)
+    surrogate = rate_surrogate(quantized, steps)
     scale = (real_bits / surrogate.clamp_min(1e-6)).detach()
     return scale * surrogate

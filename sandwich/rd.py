@@ -80,6 +80,36 @@ def bd(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray
     return result
 
 
+def _pchip_in_log_rate(curve_points: tuple[np.ndarray, np.ndarray]):
+    from scipy.interpolate import PchipInterpolator
+
+    rate, quality = pareto_front(*curve_points)
+    return PchipInterpolator(np.log10(rate), quality), float(rate.min()), float(rate.max())
+
+
+def bd_quality_over(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], rate_range: tuple[float, float]) -> float:
+    """BD-PSNR over a fixed rate interval instead of the curves' overlap: the mean quality gap
+    of the two Pareto fronts' pchip interpolants in log-rate. Two results of one method whose
+    overlaps with the anchor differ compare over a common interval this way. Refuses an interval
+    that either curve does not cover (that would be extrapolation)."""
+    lo, hi = rate_range
+    if not 0 < lo < hi:
+        raise ValueError(f"need 0 < lo < hi, got {rate_range}")
+    fits = []
+    for name, points in (("anchor", anchor), ("test", test)):
+        fit, low, high = _pchip_in_log_rate(points)
+        if lo < low * (1 - 1e-9) or hi > high * (1 + 1e-9):
+            raise ValueError(f"the {name} curve covers {low:.3f}–{high:.3f} bpp, not {lo:.3f}–{hi:.3f}")
+        fits.append(fit)
+    a, b = np.log10(lo), np.log10(hi)
+    return float((fits[1].integrate(a, b) - fits[0].integrate(a, b)) / (b - a))
+
+
+def quality_gain_at(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], rate: float) -> float:
+    """The test front's quality minus the anchor's at one rate (pchip in log-rate, no extrapolation)."""
+    return bd_quality_over(anchor, test, (rate, rate * (1 + 1e-6)))
+
+
 def _fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 

@@ -43,7 +43,7 @@ def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[f
     for step in flat_steps(meta["learned_step"], factors):
         bits, pixels, psnrs = 0, 0, []
         for image in images:
-            data, restored = model.flat_jpeg_round_trip(image, step)
+            data, restored = model.jpeg_round_trip(image, step)
             bits, pixels = bits + 8 * len(data), pixels + image.shape[0] * image.shape[1]
             psnrs.append(psnr(image, restored, model.peak))
         rows.append({"lmbda": meta.get("lmbda"), "step": step, "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})

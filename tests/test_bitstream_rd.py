@@ -64,6 +64,18 @@ def test_bd_known_answers():
     assert apart.bd_quality is None and apart.bd_rate is None
 
 
+def test_bd_over_a_fixed_range_and_gain_at_a_rate():
+    rate = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    psnr = 30 + 6 * np.log2(rate)
+    # a gain that grows with rate: 0 dB at 0.5 bpp, +4 dB at 8 bpp (1 dB per doubling)
+    test = (rate, psnr + np.log2(rate / 0.5))
+    assert rd.bd_quality_over((rate, psnr), test, (0.5, 8.0)) == pytest.approx(rd.bd((rate, psnr), test).bd_quality)
+    assert rd.bd_quality_over((rate, psnr), test, (1.0, 4.0)) == pytest.approx(2.0, abs=1e-6)  # the mean of 1..3 dB
+    assert rd.quality_gain_at((rate, psnr), test, 2.0) == pytest.approx(2.0, abs=1e-4)
+    with pytest.raises(ValueError, match="covers"):
+        rd.bd_quality_over((rate, psnr), test, (0.4, 4.0))  # below both curves: no extrapolation
+
+
 def test_header_longer_than_one_app_segment():
     buf = io.BytesIO()
     Image.fromarray(np.full((9, 11, 3), 90, np.uint8)).save(buf, format="JPEG")

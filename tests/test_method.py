@@ -14,7 +14,7 @@ from PIL import Image
 from sandwich import checkpoint
 from sandwich.codecs.base import DecodeError
 from sandwich.codecs.heic import HEIC
-from sandwich.codecs.jpeg import JPEG, decode_jpeg8
+from sandwich.codecs.jpeg import JPEG, decode_jpeg8, step_tables
 from sandwich.method import SandwichMethod
 from sandwich.module import SandwichModule
 
@@ -132,3 +132,26 @@ def test_bad_configuration_is_refused(tmp_path):
         SandwichMethod("x", JPEG(table="flat"), {"a": str(ckpt)})
     with pytest.raises(ValueError, match="flat-table"):
         SandwichMethod("x", JPEG(), {"a": str(ckpt)}, step_factors=[1.0])
+
+
+def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image):
+    """A model trained with shaped step tables keeps them through export and reload; its method
+    codes with exactly those tables, decodes what the model's own path gives, and refuses a codec
+    with other tables."""
+    ckpt = checkpoint.export(
+        _training_checkpoint(tmp_path / "s.ckpt", task="sr", step_init=8.0, tilt=1.0, chroma=1.5), tmp_path / "s.pt"
+    )
+    model, _ = checkpoint.load(ckpt)
+    assert (model.proxy.tilt, model.proxy.chroma) == (1.0, 1.5)
+    method = SandwichMethod("sandwich_sr_test", JPEG(table="flat", tilt=1.0, chroma=1.5), {"lam": str(ckpt)}, step_factors=[1.0])
+    image = sr_image[:48, :40]
+    data = method.encode(image, "lam/8")
+    with Image.open(io.BytesIO(data)) as jpeg:
+        tables = [list(jpeg.quantization[k]) for k in (0, 1)]
+    assert tables == step_tables(8, tilt=1.0, chroma=1.5) and tables[0] != tables[1]
+    expected = model.decode_image(decode_jpeg8(data), *image.shape[:2], np.uint8)
+    assert np.array_equal(method.decode(data), expected)
+    assert model.jpeg_round_trip(image, 8)[1].tolist() == expected.tolist()
+    for codec in (JPEG(table="flat"), JPEG(table="flat", tilt=1.0)):
+        with pytest.raises(ValueError, match="trained for step tables"):
+            SandwichMethod("sandwich_sr_test", codec, {"lam": str(ckpt)}, step_factors=[1.0])

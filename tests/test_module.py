@@ -26,9 +26,9 @@ def _loader(task):
     return torch.utils.data.DataLoader(tensors, batch_size=2)
 
 
-@pytest.mark.parametrize("task, colour", [("hdr", "rgb"), ("sr", "ycbcr")])
-def test_fit_steps_and_real_codec_validation(task, colour):
-    module = SandwichModule(task, SMALL, SMALL, lmbda=1e5 if task == "hdr" else 50, colour=colour)
+@pytest.mark.parametrize("task, colour, tables", [("hdr", "rgb", {}), ("sr", "ycbcr", {}), ("sr", "ycbcr", {"tilt": 1.0, "chroma": 1.5})])
+def test_fit_steps_and_real_codec_validation(task, colour, tables):
+    module = SandwichModule(task, SMALL, SMALL, lmbda=1e5 if task == "hdr" else 50, colour=colour, **tables)
     step_before = module.model.proxy.step.item()
     trainer = L.Trainer(
         accelerator="cpu", max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8, step_tables
 from sandwich.proxy import (
     JPEGProxy,
     dct2,
@@ -14,7 +14,6 @@ from sandwich.proxy import (
     fitted_rate,
     rate_surrogate,
     idct2,
-    real_jpeg_bits,
     rgb_to_ycbcr,
     ste_floor,
     ste_round,
@@ -49,7 +48,7 @@ def test_straight_through_gradients_flow():
     proxy = JPEGProxy(step_init=6.0)
     bottleneck = _image().requires_grad_(True)
     decoded, quantized = proxy(bottleneck)
-    bits = real_jpeg_bits(bottleneck, proxy.step.item())
+    bits = proxy.real_bits(bottleneck, proxy.step.item())
     (decoded.square().mean() + fitted_rate(quantized, proxy.step, bits).sum()).backward()
     assert bottleneck.grad.abs().sum() > 0 and proxy.q.grad.abs() > 0
 
@@ -61,37 +60,70 @@ def test_step_parametrisation():
         JPEGProxy(step_init=0.5)
 
 
-@pytest.mark.parametrize("colour", ["rgb", "ycbcr"])
+@pytest.mark.parametrize("colour,tilt,chroma", [("rgb", 0.0, 1.0), ("ycbcr", 0.0, 1.0), ("rgb", 1.0, 1.0), ("ycbcr", 1.0, 1.5)])
 @pytest.mark.parametrize("step", [1, 4, 8])
-def test_proxy_matches_real_jpeg(colour, step):
-    """Odd size: the proxy's padding and crop follow libjpeg; decoded images agree to a few levels."""
+def test_proxy_matches_real_jpeg(colour, tilt, chroma, step):
+    """Odd size: the proxy's padding and crop follow libjpeg; decoded images agree to a few levels,
+    with the flat table and with shaped tables alike."""
     image = _image(37, 45)
-    decoded, _ = JPEGProxy(step_init=step, colour=colour)(image)
+    proxy = JPEGProxy(step_init=step, colour=colour, tilt=tilt, chroma=chroma)
+    decoded, _ = proxy(image)
     assert decoded.shape == image.shape
     u8 = image[0].permute(1, 2, 0).numpy().astype(np.uint8)
-    real = decode_jpeg8(encode_jpeg8(u8, flat_step=step, keep_rgb=colour == "rgb")).astype(np.float64)
+    if (tilt, chroma) == (0.0, 1.0):  # the shaped-table defaults are the flat table
+        assert proxy.encode(u8, step) == encode_jpeg8(u8, flat_step=step, keep_rgb=colour == "rgb")
+    real = decode_jpeg8(proxy.encode(u8, step)).astype(np.float64)
     proxy = decoded[0].permute(1, 2, 0).detach().numpy()
     mse = np.mean((real - proxy) ** 2)
     codec_mse = np.mean((real - u8) ** 2)
     # libjpeg's fixed-point DCT and colour conversion flip a few coefficients across a rounding
-    # boundary (measured: RGB 0.1-0.6, YCbCr 0.4-1.7 MSE); far below the codec's own error
-    assert mse < max(0.7, 0.3 * codec_mse), f"proxy vs real JPEG MSE {mse:.3f}, codec MSE {codec_mse:.3f}"
+    # boundary (measured: RGB 0.1-0.6, YCbCr 0.4-1.7 MSE; shaped tables at step 1: 0.8); far below
+    # the codec's own error
+    assert mse < max(1.0, 0.3 * codec_mse), f"proxy vs real JPEG MSE {mse:.3f}, codec MSE {codec_mse:.3f}"
 
 
-def test_fitted_rate_equals_real_jpeg_size():
+@pytest.mark.parametrize("colour,tilt,chroma", [("rgb", 0.0, 1.0), ("ycbcr", 1.0, 1.5)])
+def test_fitted_rate_equals_real_jpeg_size(colour, tilt, chroma):
     image = torch.cat([_image(seed=1), _image(seed=2)])
-    proxy = JPEGProxy(step_init=5.0)
+    proxy = JPEGProxy(step_init=5.0, colour=colour, tilt=tilt, chroma=chroma)
     _, quantized = proxy(image)
-    bits = real_jpeg_bits(image, proxy.step.item())
-    rate = fitted_rate(quantized, proxy.step, bits)
+    bits = proxy.real_bits(image, proxy.step.item())
+    steps = proxy.coefficient_steps().detach()
+    rate = fitted_rate(quantized, steps, bits)
     for k in range(2):
         u8 = np.ascontiguousarray(image[k].permute(1, 2, 0).numpy().astype(np.uint8))
-        assert rate[k].item() == pytest.approx(8 * len(encode_jpeg8(u8, flat_step=5, keep_rgb=True)), rel=1e-5)
+        real = encode_jpeg8(u8, flat_step=5, keep_rgb=colour == "rgb", tilt=tilt, chroma=chroma)
+        assert rate[k].item() == pytest.approx(8 * len(real), rel=1e-5)
     # the gradient is the surrogate's, scaled by the fitted a = real bits / surrogate
     quantized = quantized.detach().requires_grad_(True)
-    fitted_rate(quantized, proxy.step.detach(), bits).sum().backward()
+    fitted_rate(quantized, steps, bits).sum().backward()
     fitted_grad = quantized.grad.clone()
     quantized.grad = None
-    surrogate = rate_surrogate(quantized, proxy.step.detach())
+    surrogate = rate_surrogate(quantized, steps)
     (surrogate * (bits / surrogate).detach()).sum().backward()
     assert torch.allclose(fitted_grad, quantized.grad) and fitted_grad.abs().sum() > 0
+
+
+def test_step_tables_are_what_the_file_carries_and_what_the_proxy_quantizes_with():
+    import io
+
+    from PIL import Image
+
+    flat = step_tables(7)
+    assert flat == [[7] * 64, [7] * 64]
+    luma, chroma = step_tables(10, tilt=1.0, chroma=1.5)
+    assert luma[0] == 10 and luma[63] == 20 and luma[1] == luma[8] == round(10 * (1 + 1 / 14))
+    assert chroma[0] == 15 and chroma[63] == 30
+    assert max(step_tables(200, tilt=1.0, chroma=1.5)[1]) == 255  # baseline JPEG's 8-bit entries
+    u8 = _image(16, 16)[0].permute(1, 2, 0).numpy().astype(np.uint8)
+    proxy = JPEGProxy(step_init=10.0, colour="ycbcr", tilt=1.0, chroma=1.5)
+    with Image.open(io.BytesIO(proxy.encode(u8, 10))) as im:
+        written = [list(im.quantization[k]) for k in (0, 1)]
+    assert written == [luma, chroma]  # natural order in and out
+    steps = proxy.coefficient_steps()[:, 0, 0]  # channel × 8 × 8
+    assert torch.allclose(steps[0].flatten().round(), torch.tensor(luma, dtype=torch.float32))
+    assert torch.allclose(steps[1].flatten().round(), torch.tensor(chroma, dtype=torch.float32))
+    with pytest.raises(ValueError, match="chroma"):
+        JPEGProxy(colour="rgb", chroma=1.5)
+    with pytest.raises(ValueError, match="step table"):
+        encode_jpeg8(u8, quality=80, tilt=1.0)

@@ -34,6 +34,23 @@ def versions() -> str:
     return f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}"
 
 
+def table_multipliers(tilt: float = 0.0, chroma: float = 1.0) -> np.ndarray:
+    """2×8×8 (luma, chroma) factors of a step table: entry (u, v) is (1 + tilt·(u+v)/14), times
+    `chroma` in the chroma table. tilt 0, chroma 1 is the flat table."""
+    if tilt < 0 or chroma <= 0:
+        raise ValueError(f"tilt must be ≥ 0 and chroma > 0, got {tilt}, {chroma}")
+    frequency = np.add.outer(np.arange(8), np.arange(8)) / 14.0
+    luma = 1.0 + tilt * frequency
+    return np.stack([luma, chroma * luma])
+
+
+def step_tables(step: float, tilt: float = 0.0, chroma: float = 1.0) -> list[list[int]]:
+    """JPEG's luma and chroma quantization tables (natural order, as Pillow takes them) for base
+    step Δ: round(Δ·table_multipliers), clipped to baseline JPEG's 1..255."""
+    tables = np.clip(np.round(float(step) * table_multipliers(tilt, chroma)), 1, 255).astype(int)
+    return [t.ravel().tolist() for t in tables]
+
+
 def encode_jpeg8(
     image: np.ndarray,
     quality: int | None = None,
@@ -41,11 +58,14 @@ def encode_jpeg8(
     subsampling: str = "444",
     keep_rgb: bool = False,
     ycbcr_planes: bool = False,
+    tilt: float = 0.0,
+    chroma: float = 1.0,
 ) -> bytes:
     """8-bit JPEG of an H×W×3 (or H×W) uint8 array; optimized Huffman tables always.
 
     Exactly one of `quality` (IJG quality tables) or `flat_step` (all 64 entries = step, the
-    table of the sandwich's codec) is given. `keep_rgb` codes R, G, B without YCbCr.
+    table of the sandwich's codec) is given. `tilt` and `chroma` shape the step table around
+    `flat_step` (`step_tables`; the defaults keep it flat). `keep_rgb` codes R, G, B without YCbCr.
     `ycbcr_planes` also codes the three planes as they are, but tags them as YCbCr: for planes
     that hold a YCbCr image (the HDR sandwich's bottleneck), a plain viewer then shows natural
     colours. The coded planes are those of `keep_rgb`; decode them with `decode_jpeg8(ycbcr_planes=True)`.
@@ -58,10 +78,14 @@ def encode_jpeg8(
     if image.ndim == 3:
         kwargs.update(subsampling=_SUBSAMPLING[subsampling], keep_rgb=keep_rgb)
     if flat_step is not None:
-        step = int(np.clip(round(flat_step), 1, 255))
+        if keep_rgb and chroma != 1.0:
+            raise ValueError("keep_rgb codes R, G and B with the luma table: a chroma factor needs YCbCr")
+        tables = step_tables(flat_step, tilt, chroma)
         # no `quality` here: in Pillow 13 quality=100 silently replaces the given tables with all ones
-        kwargs.update(qtables=[[step] * 64] * (1 if image.ndim == 2 else 2))
+        kwargs.update(qtables=tables[:1] if image.ndim == 2 else tables)
     else:
+        if (tilt, chroma) != (0.0, 1.0):
+            raise ValueError("tilt and chroma shape a step table, not IJG quality tables")
         kwargs.update(quality=int(quality))
     buf = io.BytesIO()
     # with optimize=True libjpeg writes the file in one shot; Pillow sizes that buffer at 2·W·H,
@@ -126,12 +150,19 @@ class JPEG(_EmbedsInJPEG, Method):
 
     domain = "rgb8"
 
-    def __init__(self, table="quality", subsampling="444", keep_rgb=False, rate_points=None, name=None, ycbcr_planes=False):
+    def __init__(
+        self, table="quality", subsampling="444", keep_rgb=False, rate_points=None, name=None, ycbcr_planes=False,
+        tilt=0.0, chroma=1.0,
+    ):  # fmt: skip
         if table not in ("quality", "flat"):
             raise ValueError(f"table must be 'quality' or 'flat', got {table!r}")
         if keep_rgb and ycbcr_planes:
             raise ValueError("keep_rgb and ycbcr_planes tag the planes differently: give one")
+        if table == "quality" and (tilt, chroma) != (0.0, 1.0):
+            raise ValueError("tilt and chroma shape a step table (table: flat)")
+        table_multipliers(tilt, chroma)  # checks them
         self.table, self.subsampling, self.keep_rgb, self.ycbcr_planes = table, subsampling, keep_rgb, ycbcr_planes
+        self.tilt, self.chroma = float(tilt), float(chroma)
         self.name = name or ("jpeg" if table == "quality" else "jpeg_flat")
         self.rate_param = "quality" if table == "quality" else "step"
         default = (30, 50, 70, 80, 90, 95, 98) if table == "quality" else (1, 2, 3, 4, 6, 8, 12, 16)
@@ -145,14 +176,18 @@ class JPEG(_EmbedsInJPEG, Method):
             colour = "planes coded as given, tagged YCbCr (no colour transform)"
         else:
             colour = "YCbCr"
-        return (
-            f"8-bit JPEG, {self.table} tables, {colour} {self.subsampling}, optimized Huffman; {versions()}"
-        )
+        table = self.table
+        if (self.tilt, self.chroma) != (0.0, 1.0):
+            table = f"shaped step (Δ·(1 + {self.tilt:g}·(u+v)/14), chroma ×{self.chroma:g})"
+        return f"8-bit JPEG, {table} tables, {colour} {self.subsampling}, optimized Huffman; {versions()}"
 
     def _encode(self, image, rate_point):
-        key = "quality" if self.table == "quality" else "flat_step"
+        if self.table == "quality":
+            table = {"quality": rate_point}
+        else:
+            table = {"flat_step": rate_point, "tilt": self.tilt, "chroma": self.chroma}
         return encode_jpeg8(
-            image, **{key: rate_point}, subsampling=self.subsampling, keep_rgb=self.keep_rgb, ycbcr_planes=self.ycbcr_planes
+            image, **table, subsampling=self.subsampling, keep_rgb=self.keep_rgb, ycbcr_planes=self.ycbcr_planes
         )
 
     def _decode(self, data):
