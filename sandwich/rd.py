@@ -105,6 +105,14 @@ def bd_quality_over(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarra
     return float((fits[1].integrate(a, b) - fits[0].integrate(a, b)) / (b - a))
 
 
+def front_quality_at(points: tuple[np.ndarray, np.ndarray], rate: float) -> float | None:
+    """The Pareto front's quality at `rate` (pchip in log-rate); None outside its rate range."""
+    if len(pareto_front(*points)[0]) < 2:
+        return None
+    fit, low, high = _pchip_in_log_rate(points)
+    return float(fit(np.log10(rate))) if low * (1 - 1e-9) <= rate <= high * (1 + 1e-9) else None
+
+
 def quality_gain_at(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], rate: float) -> float:
     """The test front's quality minus the anchor's at one rate (pchip in log-rate, no extrapolation)."""
     return bd_quality_over(anchor, test, (rate, rate * (1 + 1e-6)))

@@ -4,7 +4,9 @@ folder, never the test set: `python -m sandwich.validate FILE.pt [...] [--factor
 The split and its centre crops are the training runs' own (conf/data/<task>_train.yaml, seed 0).
 Each file codes them with the real flat-table JPEG at Δ′ = round(f·learned Δ), as its validation
 does; one line per point gives the rate of the whole files and the PSNR. Comparing checkpoints or
-schedules this way, at equal rate, leaves the test set to `make bench`.
+schedules this way, at equal rate, leaves the test set to `make bench`. `--reference OLD.pt ...`
+adds each point's gain over the reference files' Pareto front at the same rate (pchip in log rate;
+blank outside its range).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sandwich.images import load_for_domain
 from sandwich.method import flat_steps
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
+from sandwich.rd import front_quality_at
 
 
 def validation_crops(task: str, root: str | None = None, seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
@@ -50,22 +53,35 @@ def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[f
     return rows
 
 
+def gain_over(reference: list[dict], row: dict) -> float | None:
+    """The row's PSNR minus the reference points' Pareto front at the row's rate; None outside the
+    front's rate range."""
+    front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
+    level = front_quality_at(front, row["bpp"])
+    return None if level is None else row["psnr"] - level
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="shipped sandwich .pt files of one task")
     parser.add_argument("--factors", type=float, nargs="+", default=[2.0, 1.4, 1.0, 0.7, 0.5])
     parser.add_argument("--root", help="train folder (default: conf/data/<task>_train.yaml's)")
+    parser.add_argument("--reference", nargs="+", default=[], help="files whose Pareto front each point is compared with")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     models = {path: checkpoint.load(path) for path in args.checkpoints}
-    tasks = {model.task for model, _ in models.values()}
+    references = {path: checkpoint.load(path) for path in args.reference}
+    tasks = {model.task for model, _ in (*models.values(), *references.values())}
     if len(tasks) != 1:
         parser.error(f"the files mix tasks {sorted(tasks)}")
     names, images = validation_crops(tasks.pop(), args.root)
     print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
+    reference = [row for model, meta in references.values() for row in score(model, meta, images, args.factors)]
     for path, (model, meta) in models.items():
         for row in score(model, meta, images, args.factors):
-            print(f"  {path}  λ={row['lmbda']}  Δ′={row['step']:>3}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB")
+            gain = gain_over(reference, row) if reference else None
+            versus = "" if gain is None else f"  {gain:+.3f} dB vs the reference at equal rate"
+            print(f"  {path}  λ={row['lmbda']}  Δ′={row['step']:>3}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB{versus}")
 
 if __name__ == "__main__":
     main()

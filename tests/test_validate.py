@@ -9,7 +9,7 @@ from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.data import ImageFolderData
 from sandwich.images import write_png
 from sandwich.metrics import psnr
-from sandwich.validate import score, validation_crops
+from sandwich.validate import gain_over, score, validation_crops
 from conftest import synthetic_sr
 
 SHIPPED_SR = checkpoint.PROJECT_ROOT / "checkpoints" / "sandwich_sr" / "lambda_20.pt"
@@ -32,7 +32,16 @@ def test_score_counts_the_real_files_and_measures_their_decodes(sr_image):
     rows = score(model, meta, [crop], [2.0, 1.0])
     steps = sorted({max(1, round(meta["learned_step"] * f)) for f in (2.0, 1.0)}, reverse=True)
     assert [r["step"] for r in rows] == steps
-    data = encode_jpeg8(model.encode_image(crop), flat_step=steps[0], keep_rgb=False)
+    # the shipped model's own tables (flat or shaped) in YCbCr
+    data = encode_jpeg8(model.encode_image(crop), flat_step=steps[0], tilt=model.proxy.tilt, chroma=model.proxy.chroma)
     restored = model.decode_image(decode_jpeg8(data), 40, 48, np.uint8)
     assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, restored, 255)
     assert rows[0]["bpp"] < rows[1]["bpp"]  # the coarser step makes the smaller file
+
+
+def test_gain_over_the_reference_front_at_equal_rate():
+    # reference: 30 dB at 0.25 bpp, 36 dB at 1 bpp; 6 dB per doubling is linear in log rate
+    reference = [{"bpp": 0.25, "psnr": 30.0}, {"bpp": 0.5, "psnr": 33.0}, {"bpp": 1.0, "psnr": 36.0}, {"bpp": 0.5, "psnr": 32.0}]
+    assert gain_over(reference, {"bpp": 0.5, "psnr": 33.5}) == 0.5  # the dominated 32 dB point is off the front
+    assert abs(gain_over(reference, {"bpp": 2 ** -1.5, "psnr": 31.0}) - (-0.5)) < 1e-9
+    assert gain_over(reference, {"bpp": 0.2, "psnr": 31.0}) is None  # below the reference's range
