@@ -98,13 +98,15 @@ case "${1:-}" in
     done
     ;;
   sr_shaped)  # session 8: session-7 λ files, 500 more 256² steps with step jitter, through shaped step tables
-    # (model.tilt=1.0 model.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables")
+    # (model.tilt=1.0 model.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables").
+    # Only the post-processor trains (model.freeze_pre=true): pre-processor and Δ stay the session-7 file's. Trained jointly,
+    # the same 500 steps lost 0.2–0.6 dB at equal rate (checkpoints/README.md).
     for spec in ${SR_SHAPED:-400:18.96 150:11.22 50:6.56 20:4.50}; do
       lmbda=${spec%%:*} delta=${spec#*:}
       start=$(committed_file $SESSION7 sandwich_sr/lambda_$lmbda.pt)
       fresh logs/train/sr_shaped/lmbda_$lmbda.0
       $PY -m sandwich.train experiment=sandwich_sr name=sr_shaped ${COMMON/data.crop=128/data.crop=256} \
-        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 \
+        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.freeze_pre=true \
         model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 init_from=$start
       $PY -m sandwich.export logs/train/sr_shaped/lmbda_$lmbda.0/checkpoints/last.ckpt \
         checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start

@@ -43,8 +43,6 @@ def crop_loss(mse: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 class SandwichModule(L.LightningModule):
-    restart_on_warm_start = ("model.proxy.q",)  # a fine-tune from another λ learns its own Δ
-
     def __init__(
         self,
         task: str = "hdr",
@@ -67,10 +65,13 @@ class SandwichModule(L.LightningModule):
         step_jitter: float = 1.0,
         tilt: float = 0.0,
         chroma: float = 1.0,
+        freeze_pre: bool = False,
     ):
         super().__init__()
         if step_jitter < 1.0:
             raise ValueError(f"step_jitter is a factor ≥ 1 (1: off), got {step_jitter}")
+        if freeze_pre and post_only:
+            raise ValueError("freeze_pre: post-only has no pre-processor to freeze")
         if post_only_loss not in CROP_LOSSES:
             raise ValueError(f"post_only_loss must be one of {CROP_LOSSES}, got {post_only_loss!r}")
         self.save_hyperparameters()
@@ -78,11 +79,20 @@ class SandwichModule(L.LightningModule):
             task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only,
             colour_skip=colour_skip, tilt=tilt, chroma=chroma,
         )
+        if freeze_pre:  # the bottleneck and its rate stay as loaded: only the post-processor learns
+            self.model.pre.requires_grad_(False)
+            self.model.proxy.q.requires_grad_(False)
         self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
         if channels_last:
             for processor in (self.model.pre, self.model.post):
                 if processor is not None:
                     processor.to(memory_format=torch.channels_last)
+
+    @property
+    def restart_on_warm_start(self) -> tuple[str, ...]:
+        """Parameters a warm start leaves at their initial values: a fine-tune from another λ learns
+        its own Δ; with `freeze_pre` the loaded Δ is kept."""
+        return () if self.hparams.freeze_pre else ("model.proxy.q",)
 
     def forward(self, source: torch.Tensor):
         return self.model(source)
@@ -189,9 +199,9 @@ class SandwichModule(L.LightningModule):
             figure.clf()
 
     def configure_optimizers(self):
-        networks = [p for n, p in self.model.named_parameters() if not n.startswith("proxy.")]
+        networks = [p for n, p in self.model.named_parameters() if not n.startswith("proxy.") and p.requires_grad]
         groups = [{"params": networks, "lr": self.hparams.lr}]
-        if not self.hparams.post_only:  # post-only codes at fixed steps: Δ is not trained
+        if self.model.proxy.q.requires_grad and not self.hparams.post_only:  # post-only codes at fixed steps
             groups.append({"params": [self.model.proxy.q], "lr": self.hparams.step_lr})
         return adam_with_drop(self, groups, self.hparams.lr_drop)
 

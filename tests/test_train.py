@@ -109,3 +109,18 @@ def test_init_from_the_shipped_han_checkpoint(compose_cfg, train_folders, tmp_pa
     warm_start(module, str(PROJECT_ROOT / "checkpoints" / "han.pt"))
     _, state, _ = read(PROJECT_ROOT / "checkpoints" / "han.pt", "han")
     assert all(torch.equal(module.model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_freeze_pre_trains_only_the_post_processor_from_the_loaded_step(compose_cfg, train_folders, tmp_path):
+    """`model.freeze_pre`: a warm start keeps the file's Δ, and training moves the post-processor
+    only (the bottleneck, hence every rate, stays the loaded model's)."""
+    extra = ["trainer.max_steps=2", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
+    train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path / "a", extra + ["model.step_init=7.0"]))
+    shipped = export(tmp_path / "a" / "checkpoints" / "last.ckpt", tmp_path / "shipped.pt")
+    options = ["model.freeze_pre=true", "model.tilt=1.0", "model.chroma=1.5", f"init_from={shipped}", "model.lr=1e-2"]
+    second = train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path / "b", extra + options))
+    loaded = {k: v for k, v in read(shipped, "sandwich")[1].items()}
+    after = second.lightning_module.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in loaded.items() if k.startswith(("pre.", "proxy.")))
+    assert any(not torch.equal(after[k], v) for k, v in loaded.items() if k.startswith("post."))
+    assert float(second.lightning_module.model.proxy.step) == pytest.approx(7.0, abs=0.1)  # not the default 10
