@@ -130,7 +130,7 @@ def test_bad_configuration_is_refused(tmp_path):
     ckpt = checkpoint.export(_training_checkpoint(tmp_path / "a.ckpt"), tmp_path / "a.pt")
     with pytest.raises(ValueError, match="exactly one"):
         SandwichMethod("x", JPEG(table="flat"), {"a": str(ckpt)})
-    with pytest.raises(ValueError, match="flat-table"):
+    with pytest.raises(ValueError, match="step-table"):
         SandwichMethod("x", JPEG(), {"a": str(ckpt)}, step_factors=[1.0])
 
 
