@@ -3,8 +3,9 @@
 The bitstream is the codec's standard file (JPEG with step tables, flat or shaped as the models
 were trained, or HEIC) of the 8-bit bottleneck, with the project header inside it; the header's
 two layers name the model (its λ key) and carry the first bytes of the checkpoint's SHA-256, so a
-decoder holding other weights refuses the file. One method holds several λ models: a rate point is "<model>/<codec setting>",
-and the evaluator's Pareto frontier across them is the method's RD curve, as in the paper.
+decoder holding other weights refuses the file. One method holds several λ models: a rate point
+is "<model>/<codec setting>", and the evaluator's Pareto frontier across them is the method's RD
+curve, as in the paper.
 
 JPEG settings sweep the (base) step Δ′ around each model's learned Δ (`step_factors`, Δ′ =
 max(1, round(Δ·f))) or over an explicit list (`settings`, e.g. the post-only ablation's grid);
@@ -44,7 +45,7 @@ class SandwichMethod(Method):
         if not codec.can_embed_header or codec.domain != "rgb8":
             raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
         if (step_factors is None) == (settings is None):
-            raise ValueError(f"{name}: give exactly one of step_factors (flat JPEG) and settings")
+            raise ValueError(f"{name}: give exactly one of step_factors (step-table JPEG) and settings")
         if step_factors is not None and codec.rate_param != "step":
             raise ValueError(f"{name}: step_factors sweep a step-table JPEG, not {codec.name}")
         self.name, self.codec = name, codec

@@ -127,8 +127,8 @@ class SandwichModule(L.LightningModule):
         return loss, stats
 
     def _post_only_objective(self, source: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """Post-only ablation: the baseline's bottleneck through the real JPEG at a flat step drawn
-        per image from `post_only_steps` (the bench's grid), then the post-processor; MSE only."""
+        """Post-only ablation: the baseline's bottleneck through the real JPEG at a step drawn per
+        image from `post_only_steps` (the bench's grid), then the post-processor; MSE only."""
         steps = self.hparams.post_only_steps
         with torch.no_grad():
             codes = to_uint8_images(self.model.bottleneck(source))
