@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -27,6 +28,10 @@ class StepCheckpoint(ModelCheckpoint):
     with `last.ckpt` behind the trained weights (and exported the older ones)."""
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.save_last and trainer.global_step != self._last_global_step_saved:
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        # public API only: rewrite last.ckpt at the final step (the same step again is a harmless
+        # rewrite); `ckpt_path=last` resumes from it
+        if self.save_last and self.dirpath is not None:
+            path = str(Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}")
+            trainer.save_checkpoint(path)
+            self.last_model_path = path
         super().on_train_end(trainer, pl_module)
