@@ -5,7 +5,7 @@ with each point's distance to the LDR saturation line for HDR.
 
 Any two curves, grids shared or not: `--bd-range LO HI` prints BD-PSNR over that fixed rate
 interval (not the overlap: so two results of one method compare over the same interval), `--at
-R ...` the gain at those rates. A method may be a results JSON path, e.g. an older run's
+R ...` the gain at those rates, with both curves' values there (pchip over each Pareto front). A method may be a results JSON path, e.g. an older run's
 (`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
 """
 
@@ -52,7 +52,7 @@ def markdown(rows: list[dict], metric: str) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("method")
     parser.add_argument("baseline")
@@ -61,9 +61,9 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--bd-range", type=float, nargs=2, metavar=("LO", "HI"), help="BD over this bpp interval")
     parser.add_argument("--at", type=float, nargs="+", default=[], metavar="BPP", help="gains at these rates")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.bd_range or args.at:
-        from sandwich.rd import bd_quality_over, curve as rd_curve, quality_gain_at
+        from sandwich.rd import bd_quality_over, curve as rd_curve, front_quality_at, quality_gain_at
 
         test, anchor = (rd_curve(_document(args.results, args.task, m), args.metric) for m in (args.method, args.baseline))
         try:
@@ -71,7 +71,9 @@ def main() -> None:
                 lo, hi = args.bd_range
                 print(f"BD-{args.metric} over {lo:g}–{hi:g} bpp: {bd_quality_over(anchor, test, (lo, hi)):+.3f}")
             for rate in args.at:
-                print(f"gain at {rate:g} bpp: {quality_gain_at(anchor, test, rate):+.3f}")
+                levels = [front_quality_at(points, rate) for points in (test, anchor)]
+                print(f"gain at {rate:g} bpp: {quality_gain_at(anchor, test, rate):+.3f} "
+                      f"({args.method} {levels[0]:.3f}, {args.baseline} {levels[1]:.3f})")  # fmt: skip
         except ValueError as error:
             parser.error(str(error))
         return

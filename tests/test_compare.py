@@ -1,0 +1,47 @@
+"""sandwich.compare: per-point tables, BD over a fixed interval and gains at a rate, from results JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sandwich import compare
+
+
+def _write(folder, name, points):
+    (folder / "sr").mkdir(exist_ok=True)
+    curve = [{"rate_point": key, "bpp": bpp, "psnr": psnr} for key, bpp, psnr in points]
+    path = folder / "sr" / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "curve": curve}))
+    return path
+
+
+@pytest.fixture
+def results(tmp_path):
+    rates = [0.25, 0.5, 1.0, 2.0]
+    _write(tmp_path, "base", [(q, r, 30 + 6 * np.log2(r)) for q, r in zip([10, 20, 30, 40], rates)])
+    # +1 dB at every rate on the same grid; another run's file with +2 dB, passed as a path
+    _write(tmp_path, "better", [(f"m/{q}", r, 31 + 6 * np.log2(r)) for q, r in zip([10, 20, 30, 40], rates)])
+    old = _write(tmp_path, "older", [(q, r, 32 + 6 * np.log2(r)) for q, r in zip([10, 20, 30, 40], rates)])
+    return tmp_path, old
+
+
+def test_fixed_interval_bd_and_gains_at_rates(results, capsys):
+    folder, old = results
+    compare.main(["better", "base", "--task", "sr", "--results", str(folder), "--bd-range", "0.3", "1.5", "--at", "0.7"])
+    out = capsys.readouterr().out
+    assert "BD-psnr over 0.3–1.5 bpp: +1.000" in out
+    assert "gain at 0.7 bpp: +1.000 (better 27.913, base 26.913)" in out  # 30 + 6·log2(0.7) = 26.913
+    compare.main([str(old), "better", "--task", "sr", "--results", str(folder), "--bd-range", "0.25", "2"])
+    assert "+1.000" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # outside the curves: no extrapolation
+        compare.main(["better", "base", "--task", "sr", "--results", str(folder), "--at", "3.0"])
+
+
+def test_per_point_table_matches_model_points_to_baseline_settings(results, capsys):
+    folder, _ = results
+    compare.main(["better", "base", "--task", "sr", "--results", str(folder)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| m/")]
+    assert len(rows) == 4 and all(line.endswith("| +1.00 |") for line in rows)
