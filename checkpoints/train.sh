@@ -100,7 +100,7 @@ case "${1:-}" in
   sr_shaped)  # session 8: session-7 λ files, 500 more 256² steps with step jitter, through shaped step tables
     # (model.tilt=1.0 model.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables").
     # Only the post-processor trains (model.freeze_pre=true): pre-processor and Δ stay the session-7 file's. Trained jointly,
-    # the same 500 steps lost 0.2–0.6 dB at equal rate (checkpoints/README.md).
+    # the same 500 steps lost 0.1–1 dB at equal rate even against the flat session-7 files (checkpoints/README.md).
     for spec in ${SR_SHAPED:-400:18.96 150:11.22 50:6.56 20:4.50}; do
       lmbda=${spec%%:*} delta=${spec#*:}
       start=$(committed_file $SESSION7 sandwich_sr/lambda_$lmbda.pt)

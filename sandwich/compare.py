@@ -3,10 +3,11 @@ its plain baseline, an ablation and its parent): `python -m sandwich.compare deq
 truncation_jpeg [--task hdr] [--metric psnr]` prints a markdown table from results/<task>/*.json,
 with each point's distance to the LDR saturation line for HDR.
 
-Any two curves, grids shared or not: `--bd-range LO HI` prints BD-PSNR over that fixed rate
-interval (not the overlap: so two results of one method compare over the same interval), `--at
-R ...` the gain at those rates, with both curves' values there (pchip over each Pareto front). A method may be a results JSON path, e.g. an older run's
-(`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
+Any two curves, grids shared or not: `--bd` prints BD over their overlap (the bench table's
+numbers, against any baseline); `--bd-range LO HI` BD-PSNR over that fixed interval instead (so
+two results of one method compare over the same interval); `--at R ...` the gain at those rates,
+with both curves' values there (pchip over each Pareto front). A method may be a results JSON
+path, e.g. an older run's (`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
 """
 
 from __future__ import annotations
@@ -59,23 +60,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--task", default="hdr")
     parser.add_argument("--metric", default="psnr")
     parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--bd", action="store_true", help="BD-PSNR and BD-rate over the overlap, as the bench table")
     parser.add_argument("--bd-range", type=float, nargs=2, metavar=("LO", "HI"), help="BD over this bpp interval")
     parser.add_argument("--at", type=float, nargs="+", default=[], metavar="BPP", help="gains at these rates")
     args = parser.parse_args(argv)
-    if args.bd_range or args.at:
-        from sandwich.rd import bd_quality_over, curve as rd_curve, front_quality_at, quality_gain_at
+    if args.bd or args.bd_range or args.at:
+        from sandwich.rd import bd, bd_quality_over, curve as rd_curve, front_quality_at
 
         test, anchor = (rd_curve(_document(args.results, args.task, m), args.metric) for m in (args.method, args.baseline))
-        try:
-            if args.bd_range:
-                lo, hi = args.bd_range
-                print(f"BD-{args.metric} over {lo:g}–{hi:g} bpp: {bd_quality_over(anchor, test, (lo, hi)):+.3f}")
-            for rate in args.at:
-                levels = [front_quality_at(points, rate) for points in (test, anchor)]
-                print(f"gain at {rate:g} bpp: {quality_gain_at(anchor, test, rate):+.3f} "
-                      f"({args.method} {levels[0]:.3f}, {args.baseline} {levels[1]:.3f})")  # fmt: skip
-        except ValueError as error:
-            parser.error(str(error))
+        if args.bd:
+            r = bd(anchor, test)
+            overlap = "no overlap" if r.rate_overlap is None else f"{r.rate_overlap[0]:.3f}–{r.rate_overlap[1]:.3f} bpp"
+            bd_rate = "n/a" if r.bd_rate is None else f"{r.bd_rate:+.1f} %"
+            bd_quality = "n/a" if r.bd_quality is None else f"{r.bd_quality:+.3f}"
+            print(f"BD-{args.metric} over the overlap ({overlap}): {bd_quality}; BD-rate {bd_rate} {r.note}".rstrip())
+        if args.bd_range:
+            try:
+                print(f"BD-{args.metric} over {args.bd_range[0]:g}–{args.bd_range[1]:g} bpp: "
+                      f"{bd_quality_over(anchor, test, tuple(args.bd_range)):+.3f}")  # fmt: skip
+            except ValueError as error:
+                parser.error(str(error))
+        for rate in args.at:
+            levels = [front_quality_at(points, rate) for points in (test, anchor)]
+            if None in levels:
+                parser.error(f"{rate:g} bpp lies outside a curve's Pareto front")
+            print(f"gain at {rate:g} bpp: {levels[0] - levels[1]:+.3f} ({args.method} {levels[0]:.3f}, "
+                  f"{args.baseline} {levels[1]:.3f})")  # fmt: skip
         return
     rows = gain_rows(curve(args.results, args.task, args.method), curve(args.results, args.task, args.baseline), args.metric)
     if not rows:

@@ -27,8 +27,8 @@ from sandwich.codecs.base import DOMAINS, DecodeError, Method
 _DOMAIN_OF_TASK = {"hdr": "hdr16", "sr": "sr8"}
 
 
-def flat_steps(learned_step: float, factors: Sequence[float]) -> list[int]:
-    """The flat steps Δ′ = max(1, round(Δ·f)) swept around a learned Δ, coarsest first."""
+def swept_steps(learned_step: float, factors: Sequence[float]) -> list[int]:
+    """The (base) steps Δ′ = max(1, round(Δ·f)) swept around a learned Δ, coarsest first."""
     return sorted({max(1, round(learned_step * f)) for f in factors}, reverse=True)
 
 
@@ -62,7 +62,7 @@ class SandwichMethod(Method):
         self.task = tasks.pop()
         self.domain = _DOMAIN_OF_TASK[self.task]
         self.dtype = DOMAINS[self.domain][0]
-        if step_factors is not None:  # the real tables must be the ones the proxy trained with
+        if codec.rate_param == "step":  # a step-table JPEG must code with the tables the proxy trained with
             for key, model in self.models.items():
                 trained = (model.proxy.tilt, model.proxy.chroma)
                 if trained != (codec.tilt, codec.chroma):
@@ -75,7 +75,7 @@ class SandwichMethod(Method):
             if settings is not None:
                 grid = list(settings)
             else:
-                grid = flat_steps(self.meta[key]["learned_step"], step_factors)
+                grid = swept_steps(self.meta[key]["learned_step"], step_factors)
             points += [f"{key}/{s}" for s in grid]
         self.rate_points = tuple(points)
         self._cache: tuple[bytes, np.ndarray] | None = None

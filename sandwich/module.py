@@ -1,8 +1,9 @@
 """LightningModule: train a Sandwich through the JPEG proxy, validate it through the real JPEG.
 
 Loss per image = MSE in the source's integer scale + λ·(bits per source sample, fitted to the real
-JPEG size with the proxy's tables) + a penalty on bottleneck values outside [0, 255] (the released code's 255·Σ(relu(B−255) + relu(−B))/26.5,
-normalised the same way). `step_jitter` > 1 codes each training batch at a random multiple of Δ.
+JPEG size with the proxy's tables) + a penalty on bottleneck values outside [0, 255] (the released
+code's 255·Σ(relu(B−255) + relu(−B))/26.5, normalised the same way). `step_jitter` > 1 codes each
+training batch at a random multiple of Δ.
 Validation codes each image's bottleneck with the real JPEG (tables at round(Δ)) and measures the
 reconstruction, and the codec-only baseline (truncation / bicubic+Lanczos) at the same step on the
 same images, so `val/gain_db` compares like with like.

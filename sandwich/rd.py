@@ -98,11 +98,15 @@ def bd_quality_over(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarra
     fits = []
     for name, points in (("anchor", anchor), ("test", test)):
         fit, low, high = _pchip_in_log_rate(points)
-        if lo < low * (1 - 1e-9) or hi > high * (1 + 1e-9):
+        if not _covers(low, high, lo, hi):
             raise ValueError(f"the {name} curve covers {low:.3f}–{high:.3f} bpp, not {lo:.3f}–{hi:.3f}")
         fits.append(fit)
     a, b = np.log10(lo), np.log10(hi)
     return float((fits[1].integrate(a, b) - fits[0].integrate(a, b)) / (b - a))
+
+
+def _covers(low: float, high: float, lo: float, hi: float) -> bool:
+    return low * (1 - 1e-9) <= lo and hi <= high * (1 + 1e-9)  # ends given to 3 digits still count
 
 
 def front_quality_at(points: tuple[np.ndarray, np.ndarray], rate: float) -> float | None:
@@ -110,12 +114,7 @@ def front_quality_at(points: tuple[np.ndarray, np.ndarray], rate: float) -> floa
     if len(pareto_front(*points)[0]) < 2:
         return None
     fit, low, high = _pchip_in_log_rate(points)
-    return float(fit(np.log10(rate))) if low * (1 - 1e-9) <= rate <= high * (1 + 1e-9) else None
-
-
-def quality_gain_at(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], rate: float) -> float:
-    """The test front's quality minus the anchor's at one rate (pchip in log-rate, no extrapolation)."""
-    return bd_quality_over(anchor, test, (rate, rate * (1 + 1e-6)))
+    return float(fit(np.log10(rate))) if _covers(low, high, rate, rate) else None
 
 
 def _fmt(value, spec):

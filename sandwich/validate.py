@@ -2,8 +2,8 @@
 folder, never the test set: `python -m sandwich.validate FILE.pt [...] [--factors 2 1.4 1 0.7]`.
 
 The split and its centre crops are the training runs' own (conf/data/<task>_train.yaml, seed 0).
-Each file codes them with the real flat-table JPEG at Δ′ = round(f·learned Δ), as its validation
-does; one line per point gives the rate of the whole files and the PSNR. Comparing checkpoints or
+Each file codes them with the real JPEG (its own step tables) at Δ′ = round(f·learned Δ), as its
+validation does; one line per point gives the rate of the whole files and the PSNR. Comparing checkpoints or
 schedules this way, at equal rate, leaves the test set to `make bench`. `--reference OLD.pt ...`
 adds each point's gain over the reference files' Pareto front at the same rate (pchip in log rate;
 blank outside its range).
@@ -21,7 +21,7 @@ from sandwich import checkpoint
 from sandwich.codecs.base import DOMAINS
 from sandwich.data import CropDataset, ImageFolderData
 from sandwich.images import load_for_domain
-from sandwich.method import flat_steps
+from sandwich.method import swept_steps
 from sandwich.metrics import psnr
 from sandwich.model import Sandwich
 from sandwich.rd import front_quality_at
@@ -43,7 +43,7 @@ def validation_crops(task: str, root: str | None = None, seed: int = 0) -> tuple
 def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[float]) -> list[dict]:
     """One row per Δ′ = round(f·learned Δ): bpp of the real JPEG files and their mean PSNR."""
     rows = []
-    for step in flat_steps(meta["learned_step"], factors):
+    for step in swept_steps(meta["learned_step"], factors):
         bits, pixels, psnrs = 0, 0, []
         for image in images:
             data, restored = model.jpeg_round_trip(image, step)
@@ -53,10 +53,9 @@ def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[f
     return rows
 
 
-def gain_over(reference: list[dict], row: dict) -> float | None:
-    """The row's PSNR minus the reference points' Pareto front at the row's rate; None outside the
-    front's rate range."""
-    front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
+def gain_over(front: tuple[np.ndarray, np.ndarray], row: dict) -> float | None:
+    """The row's PSNR minus the reference front (bpp, PSNR arrays) at the row's rate; None outside
+    the front's rate range."""
     level = front_quality_at(front, row["bpp"])
     return None if level is None else row["psnr"] - level
 
@@ -77,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     names, images = validation_crops(tasks.pop(), args.root)
     print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
     reference = [row for model, meta in references.values() for row in score(model, meta, images, args.factors)]
+    front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
     for path, (model, meta) in models.items():
         for row in score(model, meta, images, args.factors):
-            gain = gain_over(reference, row) if reference else None
+            gain = gain_over(front, row) if reference else None
             versus = "" if gain is None else f"  {gain:+.3f} dB vs the reference at equal rate"
             print(f"  {path}  λ={row['lmbda']}  Δ′={row['step']:>3}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB{versus}")
 

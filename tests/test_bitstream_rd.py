@@ -71,7 +71,8 @@ def test_bd_over_a_fixed_range_and_gain_at_a_rate():
     test = (rate, psnr + np.log2(rate / 0.5))
     assert rd.bd_quality_over((rate, psnr), test, (0.5, 8.0)) == pytest.approx(rd.bd((rate, psnr), test).bd_quality)
     assert rd.bd_quality_over((rate, psnr), test, (1.0, 4.0)) == pytest.approx(2.0, abs=1e-6)  # the mean of 1..3 dB
-    assert rd.quality_gain_at((rate, psnr), test, 2.0) == pytest.approx(2.0, abs=1e-4)
+    assert rd.front_quality_at(test, 2.0) - rd.front_quality_at((rate, psnr), 2.0) == pytest.approx(2.0, abs=1e-9)
+    assert rd.front_quality_at(test, 9.0) is None  # beyond the front: no extrapolation
     with pytest.raises(ValueError, match="covers"):
         rd.bd_quality_over((rate, psnr), test, (0.4, 4.0))  # below both curves: no extrapolation
 

@@ -155,3 +155,6 @@ def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image)
     for codec in (JPEG(table="flat"), JPEG(table="flat", tilt=1.0)):
         with pytest.raises(ValueError, match="trained for step tables"):
             SandwichMethod("sandwich_sr_test", codec, {"lam": str(ckpt)}, step_factors=[1.0])
+        with pytest.raises(ValueError, match="trained for step tables"):  # an explicit step grid too
+            SandwichMethod("sandwich_sr_test", codec, {"lam": str(ckpt)}, settings=[8])
+    SandwichMethod("sandwich_sr_test", HEIC(), {"lam": str(ckpt)}, settings=[50])  # HEIC has no step tables
