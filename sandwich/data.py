@@ -3,6 +3,8 @@
 Each file is decoded once into a cached array (a 2-core machine cannot afford re-decoding EXRs);
 training samples are random crops (optionally after a random downscale) with random flips and
 90° rotations; validation is a fixed, seeded split of the same folder with centre crops.
+The crop stream is seeded by (seed, rank, the step training starts at): DDP ranks draw different
+crops, and a resumed run goes on with new ones instead of replaying the first steps' crops.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class CropDataset(Dataset):
         train: bool,
         samples_per_epoch: int | None = None,
         min_scale: float = 1.0,
-        seed: int = 0,
+        seed: int | list[int] = 0,
     ):
         if not images:
             raise ValueError("no images")
@@ -45,7 +47,7 @@ class CropDataset(Dataset):
         self.images, self.crop, self.train = images, crop, train
         self.length = samples_per_epoch if train and samples_per_epoch else len(images)
         self.min_scale = min_scale
-        self.rng = np.random.default_rng(seed)
+        self.reseed(seed)
 
     def __len__(self) -> int:
         return self.length
@@ -78,13 +80,15 @@ class CropDataset(Dataset):
     def _to_tensor(patch: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(patch).astype(np.float32)).permute(2, 0, 1)
 
-    def reseed(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
+    def reseed(self, seed: int | list[int]) -> None:
+        self.seed = [int(s) for s in np.atleast_1d(seed)]
+        self.rng = np.random.default_rng(self.seed)
 
 
 def _seed_worker(worker_id: int) -> None:
+    """Each loader worker draws its own stream, derived from the dataset's seed."""
     info = torch.utils.data.get_worker_info()
-    info.dataset.reseed(torch.initial_seed() % 2**32)
+    info.dataset.reseed([*info.dataset.seed, worker_id])
 
 
 class ImageFolderData(L.LightningDataModule):
@@ -152,7 +156,9 @@ class ImageFolderData(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        dataset = CropDataset(self.train_images, self.crop, True, self.samples_per_epoch, self.min_scale, self.seed)
+        trainer = self.trainer  # None outside a Trainer; a resumed run has its restored step here
+        stream = [self.seed, trainer.global_rank, trainer.global_step] if trainer else [self.seed, 0, 0]
+        dataset = CropDataset(self.train_images, self.crop, True, self.samples_per_epoch, self.min_scale, stream)
         return self._loader(dataset, self.batch_size)  # crops are already random: no shuffling
 
     def val_dataloader(self) -> DataLoader:

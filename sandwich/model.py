@@ -49,6 +49,7 @@ class Sandwich(nn.Module):
         colour_skip: str = "fixed",
         tilt: float = 0.0,
         chroma: float = 1.0,
+        rate_input: str = "quantized",
     ):
         super().__init__()
         if task not in PEAK:
@@ -62,7 +63,7 @@ class Sandwich(nn.Module):
         # post-only ablation: no pre-processor, the bottleneck is the plain baseline's
         self.pre = None if post_only else Processor(**{"zero_init": True, "linear": linear, **(pre or {})})
         self.post = Processor(**{"zero_init": True, "linear": linear, **(post or {})})
-        self.proxy = JPEGProxy(step_init=step_init, colour=colour, tilt=tilt, chroma=chroma)
+        self.proxy = JPEGProxy(step_init=step_init, colour=colour, tilt=tilt, chroma=chroma, rate_input=rate_input)
         if colour_skip == "ycbcr":  # JPEG's own transform; chroma offset 128 in 8 bits, 128·256 in 16
             matrix = RGB_TO_YCBCR.double().numpy()
             offset = np.array([0.0, 1.0, 1.0]) * (self.peak + 1) / 2
@@ -101,11 +102,11 @@ class Sandwich(nn.Module):
         return self._residual(self.post, start)
 
     def forward(self, source: torch.Tensor, step: torch.Tensor | None = None):
-        """(reconstruction, bottleneck, quantized DCT coefficients) through the proxy, at the
-        learned Δ or at `step`."""
+        """(reconstruction, bottleneck, the DCT coefficients the rate surrogate counts) through the
+        proxy, at the learned Δ or at `step`."""
         bottleneck = self.bottleneck(source)
-        decoded, quantized = self.proxy(bottleneck, step)
-        return self.reconstruct(decoded, source.shape[-2:]), bottleneck, quantized
+        decoded, coefficients = self.proxy(bottleneck, step)
+        return self.reconstruct(decoded, source.shape[-2:]), bottleneck, coefficients
 
     @torch.no_grad()
     def encode_image(self, image: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ import math
 import lightning as L
 import numpy as np
 import torch
+from torch import nn
+from torchmetrics import MeanMetric
 
 from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.metrics import psnr
@@ -33,6 +35,11 @@ def psnr_db(mse: torch.Tensor | float, peak: float) -> torch.Tensor:
 
 
 CROP_LOSSES = ("mse", "log_mse")
+# what each stage logs (as `train/<name>`, `val/<name>`), each through its own torchmetrics mean
+STAGE_STATS = {
+    "train": ("loss", "psnr", "bpp", "step", "s_pre", "s_post", "range_penalty"),
+    "val": ("loss", "psnr", "bpp", "step", "s_pre", "s_post", "psnr_baseline", "bpp_baseline", "gain_db", "proxy_psnr"),
+}
 
 
 def crop_loss(mse: torch.Tensor, kind: str) -> torch.Tensor:
@@ -67,6 +74,7 @@ class SandwichModule(L.LightningModule):
         tilt: float = 0.0,
         chroma: float = 1.0,
         freeze_pre: bool = False,
+        rate_input: str = "quantized",
     ):
         super().__init__()
         if step_jitter < 1.0:
@@ -78,12 +86,14 @@ class SandwichModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = Sandwich(
             task=task, pre=pre, post=post, step_init=step_init, colour=colour, bf16=bf16, post_only=post_only,
-            colour_skip=colour_skip, tilt=tilt, chroma=chroma,
+            colour_skip=colour_skip, tilt=tilt, chroma=chroma, rate_input=rate_input,
         )
         if freeze_pre:  # the bottleneck and its rate stay as loaded: only the post-processor learns
             self.model.pre.requires_grad_(False)
             self.model.proxy.q.requires_grad_(False)
         self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
+        # torchmetrics means: batch-size weighted, reset per epoch and synchronised across DDP ranks
+        self.stage_metrics = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage, names in STAGE_STATS.items() for name in names})
         if channels_last:
             for processor in (self.model.pre, self.model.post):
                 if processor is not None:
@@ -107,10 +117,10 @@ class SandwichModule(L.LightningModule):
         if jitter and self.hparams.step_jitter > 1.0:
             spread = math.log(self.hparams.step_jitter)
             step = step * math.exp(float(torch.empty(()).uniform_(-spread, spread)))
-        recon, bottleneck, quantized = self.model(source, step)
+        recon, bottleneck, coefficients = self.model(source, step)
         if real_bits is None:
             real_bits = self.model.proxy.real_bits(bottleneck, step.item())
-        bits = fitted_rate(quantized, self.model.proxy.coefficient_steps(step), real_bits)
+        bits = fitted_rate(coefficients, self.model.proxy.coefficient_steps(step), real_bits)
         samples = source[0].numel()
         mse = (recon - source).square().flatten(1).mean(1)
         outside = (torch.relu(bottleneck - 255) + torch.relu(-bottleneck)).flatten(1).sum(1) * (255 / 26.5) / samples
@@ -148,9 +158,17 @@ class SandwichModule(L.LightningModule):
             loss, stats = self._post_only_objective(batch)
         else:
             loss, stats = self._objective(batch, jitter=True)
-        self.log_dict({f"train/{k}": v for k, v in stats.items()}, prog_bar=False, batch_size=len(batch))
+        self._log_stats("train", stats, len(batch))
         self.log("train/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
         return loss
+
+    def _log_stats(self, stage: str, stats: dict, batch_size: int) -> None:
+        """Each statistic through its stage's mean: training logs every step's value, validation
+        the epoch's mean over its images."""
+        for name, value in stats.items():
+            metric = self.stage_metrics[f"{stage}_{name}"]
+            metric(torch.as_tensor(value, dtype=torch.float32, device=self.device).detach(), batch_size)
+            self.log(f"{stage}/{name}", metric, on_step=stage == "train", on_epoch=stage == "val", batch_size=batch_size)
 
     def validation_step(self, batch, batch_idx):
         step = int(round(self.model.proxy.step.item()))
@@ -177,8 +195,9 @@ class SandwichModule(L.LightningModule):
             "gain_db": float(np.mean(psnrs) - np.mean([b[0] for b in baseline])),
             "proxy_psnr": float(proxy_stats["psnr"]),
             "loss": float(proxy_stats["loss"]),
+            **{k: float(proxy_stats[k]) for k in ("step", "s_pre", "s_post")},
         }
-        self.log_dict({f"val/{k}": v for k, v in stats.items()}, batch_size=len(batch), prog_bar=False)
+        self._log_stats("val", stats, len(batch))
         self.log("val/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
 
     def on_validation_epoch_end(self):

@@ -1,8 +1,9 @@
 """Time a method's encode+decode against a reference codec on the same 1024×1024 HDR image.
 
 `make speed` = `python -m sandwich.speed`: the sandwich over JPEG vs 10-bit HEIC by default, both in
-one process, each timed as the median of `repeats` runs at the middle of its rate grid, using
-`threads` torch threads (null: all cores). The image is the first HDR test image resized to
+one process, each timed as the median of `repeats` runs, using `threads` torch threads (null: all
+cores). The method codes at the middle of its rate grid; the reference at the point of its grid
+whose rate is nearest (codec time grows with the rate). The image is the first HDR test image resized to
 size×size in linear light, then PQ-coded like every HDR source.
 """
 
@@ -43,12 +44,13 @@ def run(cfg: DictConfig) -> dict:
     path = list_images(Path(cfg.data_root) / "hdr" / "test")[0]
     linear = cv2.resize(read_image(path), (cfg.size, cfg.size), interpolation=cv2.INTER_AREA)
     image = linear_to_pq16(linear)
-    timings = {}
-    for role in ("method", "reference"):
-        method = instantiate(cfg[role], _convert_="all")
-        points = list(method.rate_points)
-        timings[method.name] = time_round_trip(method, image, points[len(points) // 2], cfg.repeats)
-    (name, ours), (ref_name, ref) = timings.items()
+    method, reference = instantiate(cfg.method, _convert_="all"), instantiate(cfg.reference, _convert_="all")
+    points = list(method.rate_points)
+    ours = time_round_trip(method, image, points[len(points) // 2], cfg.repeats)
+    pixels = image.shape[0] * image.shape[1]
+    nearest = min(reference.rate_points, key=lambda p: abs(8 * len(reference.encode(image, p)) / pixels - ours["bpp"]))
+    ref = time_round_trip(reference, image, nearest, cfg.repeats)
+    (name, ref_name), timings = (method.name, reference.name), {method.name: ours, reference.name: ref}
     print(f"{cfg.size}x{cfg.size} HDR image from {path.name}, {torch.get_num_threads()} torch threads, median of {cfg.repeats}")
     for key, t in timings.items():
         print(f"  {key:<20} {t['rate_point']!s:>12}  {t['bpp']:6.2f} bpp  encode {t['encode_s']:.3f} s  "

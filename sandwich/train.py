@@ -32,7 +32,8 @@ def make_logger(cfg: DictConfig):
         logger = WandbLogger(
             project=cfg.logger.project,
             save_dir=cfg.logger.save_dir,
-            offline=cfg.logger.mode == "offline",
+            # wandb itself sets WANDB_MODE=dryrun (its old name for offline) for the next job of a sweep
+            offline=cfg.logger.mode in ("offline", "dryrun"),
             group=cfg.logger.group or cfg.name,
             name=cfg.run_name,
             tags=list(cfg.logger.tags),

@@ -78,3 +78,21 @@ def test_colour_skip_trains_and_refuses_a_post_only_ycbcr():
     assert model.pre.linear.weight.grad.abs().sum() > 0 and model.post.linear.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="pre-processor"):
         Sandwich("hdr", SMALL, SMALL, post_only=True, colour_skip="ycbcr")
+
+
+@pytest.mark.parametrize("task", ["hdr", "sr"])
+def test_a_bottleneck_outside_0_255_reaches_the_codec_clipped(task):
+    """The pre-processor may overshoot; the proxy and the real codec's uint8 image both clip to
+    [0, 255] (a plain uint8 cast would wrap 300 to 44)."""
+    model = Sandwich(task, SMALL, SMALL).eval()
+    with torch.no_grad():  # push channel 0 a peak up and channel 1 a peak down
+        model.pre.mlp.out.bias.copy_(torch.tensor([1.0, -1.0, 0.0]))
+    image = synthetic_sr(32, 40) if task == "sr" else (np.random.default_rng(0).random((32, 40, 3)) * 65535).astype(np.uint16)
+    source = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        bottleneck = model.bottleneck(source)
+        decoded, _ = model.proxy(bottleneck)
+    assert bottleneck[:, 0].min() > 255 and bottleneck[:, 1].max() < 0  # the overshoot is real
+    assert decoded.min() >= 0 and decoded.max() <= 255
+    codes = model.encode_image(image)
+    assert (codes[..., 0] == 255).all() and (codes[..., 1] == 0).all()

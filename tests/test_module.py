@@ -36,10 +36,13 @@ def test_fit_steps_and_real_codec_validation(task, colour, tables):
     )  # fmt: skip
     trainer.fit(module, _loader(task), _loader(task))
     metrics = trainer.callback_metrics
-    for key in ("train/loss", "train/bpp", "train/images_per_s", "val/psnr", "val/bpp", "val/psnr_baseline"):
+    stats = ("train/loss", "train/bpp", "train/step", "train/s_post", "train/images_per_s", "val/psnr", "val/bpp",
+             "val/psnr_baseline", "val/gain_db", "val/step", "val/s_pre", "val/s_post")  # fmt: skip
+    for key in stats:
         assert key in metrics and torch.isfinite(metrics[key]), key
     assert metrics["val/bpp"] > 0 and metrics["val/psnr"] > 20
     assert module.model.proxy.step.item() != step_before  # Δ is learned
+    assert metrics["val/step"].item() == pytest.approx(module.model.proxy.step.item())
 
 
 def test_validation_figure_draws_bench_curves_and_points(tmp_path):
@@ -101,3 +104,17 @@ def test_step_jitter_codes_training_batches_across_the_sweep_range_and_validatio
     assert seen == [pytest.approx(8.0)]  # validation's proxy statistics stay at the learned Δ
     with pytest.raises(ValueError, match="step_jitter"):
         SandwichModule("sr", SMALL, SMALL, step_jitter=0.5)
+
+
+def test_range_penalty_counts_only_values_outside_0_255_and_pushes_them_back():
+    module = SandwichModule("sr", SMALL, SMALL, lmbda=50, colour="ycbcr")
+    source = torch.from_numpy(synthetic_sr(32, 32).astype(np.float32)).permute(2, 0, 1)[None]
+    _, inside = module._objective(source)
+    assert inside["range_penalty"].item() == 0.0
+    with torch.no_grad():
+        module.model.pre.mlp.out.bias.copy_(torch.tensor([0.5, 0.0, 0.0]))  # channel 0 over 255 in places
+    _, outside = module._objective(source)
+    assert outside["range_penalty"].item() > 0
+    outside["range_penalty"].backward()
+    grad = module.model.pre.mlp.out.bias.grad
+    assert grad[0] > 0 and grad[1] == 0  # descent lowers only the overshooting channel

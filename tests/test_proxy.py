@@ -8,6 +8,7 @@ import torch
 
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8, step_tables
 from sandwich.proxy import (
+    RATE_INPUTS,
     JPEGProxy,
     dct2,
     dct_matrix,
@@ -82,10 +83,11 @@ def test_proxy_matches_real_jpeg(colour, tilt, chroma, step):
     assert mse < max(1.0, 0.3 * codec_mse), f"proxy vs real JPEG MSE {mse:.3f}, codec MSE {codec_mse:.3f}"
 
 
+@pytest.mark.parametrize("rate_input", RATE_INPUTS)
 @pytest.mark.parametrize("colour,tilt,chroma", [("rgb", 0.0, 1.0), ("ycbcr", 1.0, 1.5)])
-def test_fitted_rate_equals_real_jpeg_size(colour, tilt, chroma):
+def test_fitted_rate_equals_real_jpeg_size(colour, tilt, chroma, rate_input):
     image = torch.cat([_image(seed=1), _image(seed=2)])
-    proxy = JPEGProxy(step_init=5.0, colour=colour, tilt=tilt, chroma=chroma)
+    proxy = JPEGProxy(step_init=5.0, colour=colour, tilt=tilt, chroma=chroma, rate_input=rate_input)
     _, quantized = proxy(image)
     bits = proxy.real_bits(image, proxy.step.item())
     steps = proxy.coefficient_steps().detach()
@@ -127,3 +129,28 @@ def test_step_tables_are_what_the_file_carries_and_what_the_proxy_quantizes_with
         JPEGProxy(colour="rgb", chroma=1.5)
     with pytest.raises(ValueError, match="step table"):
         encode_jpeg8(u8, quality=80, tilt=1.0)
+
+
+@pytest.mark.parametrize("rate_input, sees_zeros", [("quantized", False), ("unquantized", True), ("noisy", True)])
+def test_only_the_unquantized_rate_inputs_see_coefficients_quantized_to_zero(rate_input, sees_zeros):
+    """A faint texture whose AC coefficients all quantize to zero: growing it would make them
+    non-zero and cost bits. The quantized surrogate's gradient is blind to that (its AC part is
+    zero: constant over each 8×8 block); the other two push the texture down."""
+    y, x = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    texture = 2.0 * torch.sin(x * 1.3) * torch.cos(y * 0.9)
+    image = (100.0 + texture).expand(1, 3, 16, 16).clone().requires_grad_(True)
+    proxy = JPEGProxy(step_init=40.0, colour="ycbcr", rate_input=rate_input)
+    _, coefficients = proxy(image)
+    quantized = JPEGProxy(step_init=40.0, colour="ycbcr")(image)[1].detach()
+    assert quantized.flatten(-2)[..., 1:].abs().max() == 0  # every AC coefficient quantizes to zero
+    rate_surrogate(coefficients, proxy.coefficient_steps()).sum().backward()
+    blocks = image.grad.reshape(1, 3, 2, 8, 2, 8)
+    ac_part = (blocks - blocks.mean(dim=(3, 5), keepdim=True)).abs().max().item()
+    assert (ac_part > 1e-4) == sees_zeros
+    if sees_zeros:  # descent flattens the texture
+        assert (image.grad * (texture - texture.mean())).sum() > 0
+
+
+def test_an_unknown_rate_input_is_refused():
+    with pytest.raises(ValueError, match="rate_input"):
+        JPEGProxy(rate_input="soft")

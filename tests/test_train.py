@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import lightning as L
+import numpy as np
 import pytest
 import torch
 from conftest import CONF
@@ -11,6 +14,7 @@ from conftest import CONF
 from hydra.utils import instantiate
 
 from sandwich.checkpoint import PROJECT_ROOT, SMALL_FP32, export, read
+from sandwich.data import CropDataset
 from sandwich.train import train, warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
@@ -70,10 +74,45 @@ def test_last_checkpoint_holds_the_final_step_between_periodic_saves(compose_cfg
     assert all(torch.equal(last["state_dict"][k], weights[k]) for k in weights)
 
 
-def test_two_process_cpu_ddp_runs_a_step(compose_cfg, train_folders, tmp_path):
-    extra = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.max_steps=1", "+trainer.limit_val_batches=0"]
+class BatchRecorder(L.Callback):
+    """Writes, per rank, a digest of each training batch and the step training ended at."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def _write(self, trainer, line: str) -> None:
+        with open(Path(self.folder) / f"rank{trainer.global_rank}.txt", "a") as out:
+            out.write(line + "\n")
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._write(trainer, "batch " + hashlib.sha256(batch.cpu().numpy().tobytes()).hexdigest())
+
+    def on_train_end(self, trainer, pl_module):
+        self._write(trainer, f"ended at step {trainer.global_step}")
+
+
+def test_two_process_cpu_ddp_trains_a_step_on_each_rank_with_its_own_crops(compose_cfg, train_folders, tmp_path):
+    extra = [
+        "trainer=ddp", "trainer.accelerator=cpu", "trainer.max_steps=1", "+trainer.limit_val_batches=0",
+        f"+callbacks.record._target_={__name__}.BatchRecorder", f"+callbacks.record.folder={tmp_path}",
+    ]  # fmt: skip
     trainer = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
     assert trainer.world_size == 2
+    ranks = [(tmp_path / f"rank{r}.txt").read_text().splitlines() for r in range(2)]
+    assert all(lines[-1] == "ended at step 1" and len(lines) == 2 for lines in ranks)
+    assert ranks[0][0] != ranks[1][0], "both ranks trained on the same crops"
+
+
+def test_crop_stream_depends_on_rank_and_start_step(data_root):
+    images = [np.zeros((64, 64, 3), np.uint8) + np.arange(64, dtype=np.uint8)[:, None, None] * 3]
+
+    def first_crops(seed):
+        data = CropDataset(images, 16, train=True, samples_per_epoch=4, seed=seed)
+        return torch.stack([data[i] for i in range(4)])
+
+    assert torch.equal(first_crops([0, 0, 0]), first_crops([0, 0, 0]))
+    assert not torch.equal(first_crops([0, 0, 0]), first_crops([0, 1, 0]))  # another rank
+    assert not torch.equal(first_crops([0, 0, 0]), first_crops([0, 0, 500]))  # resumed at step 500
 
 
 def test_init_from_starts_from_another_runs_weights_with_a_fresh_step(compose_cfg, train_folders, tmp_path):
@@ -124,3 +163,64 @@ def test_freeze_pre_trains_only_the_post_processor_from_the_loaded_step(compose_
     assert all(torch.equal(after[k], v) for k, v in loaded.items() if k.startswith(("pre.", "proxy.")))
     assert any(not torch.equal(after[k], v) for k, v in loaded.items() if k.startswith("post."))
     assert float(second.lightning_module.model.proxy.step) == pytest.approx(7.0, abs=0.1)  # not the default 10
+
+
+def test_a_sweep_composes_for_slurm_and_ddp(compose_cfg):
+    """`-m ... hydra/launcher=submitit_slurm trainer=ddp`: the cluster configs compose and the
+    launcher's plugin is installed."""
+    import importlib
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(
+            "train", ["experiment=sandwich_sr", "hydra/launcher=submitit_slurm", "trainer=ddp"], return_hydra_config=True
+        )
+    GlobalHydra.instance().clear()
+    module, _, name = cfg.hydra.launcher._target_.rpartition(".")
+    assert name == "SlurmLauncher" and hasattr(importlib.import_module(module), name)
+    assert cfg.trainer.strategy.startswith("ddp") and cfg.trainer.devices == 2
+
+
+def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_group(train_folders, tmp_path):
+    """`-m model.lmbda=a,b`: Hydra's files and the checkpoints share each job's run folder, and each
+    job ends its own offline W&B run (the group: the next test)."""
+    import os
+    import subprocess
+    import sys
+
+    overrides = [
+        "-m", "experiment=sandwich_sr", "model.lmbda=10,20", f"data.root={train_folders['sr']}",
+        "logger=wandb", f"logger.save_dir={tmp_path}",
+        f"hydra.sweep.dir={tmp_path}/train", "run_dir=" + str(tmp_path / "train") + "/${run_name}",
+        *TINY_SANDWICH, *[o for o in TINY if not o.startswith("logger=")], "+trainer.limit_val_batches=0",
+    ]  # fmt: skip
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    done = subprocess.run([sys.executable, "-m", "sandwich.train", *overrides], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for lmbda in ("10", "20"):
+        run = tmp_path / "train" / "sandwich_sr" / f"lmbda_{lmbda}"
+        assert (run / "train.log").exists() and (run / ".hydra" / "overrides.yaml").exists()
+        assert (run / "checkpoints" / "last.ckpt").exists()
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 2 and runs[0].parent.name[-8:] != runs[1].parent.name[-8:]
+
+
+@pytest.mark.parametrize("group, expected", [(None, "sandwich_sr"), ("ablation_7", "ablation_7")])
+def test_wandb_runs_are_grouped_by_experiment_unless_a_group_is_given(compose_cfg, train_folders, tmp_path, monkeypatch, group, expected):
+    import wandb
+
+    from sandwich.train import make_logger
+
+    monkeypatch.setenv("WANDB_MODE", "dryrun")  # what wandb leaves behind for a sweep's next job
+    extra = ["logger=wandb", f"logger.save_dir={tmp_path}"] + ([f"logger.group={group}"] if group else [])
+    tiny = [o for o in TINY_SANDWICH + TINY if not o.startswith("logger=")]
+    cfg = compose_cfg("train", ["experiment=sandwich_sr", f"data.root={train_folders['sr']}", f"run_dir={tmp_path}", *tiny, *extra])
+    logger = make_logger(cfg)
+    try:
+        assert logger.experiment.group == expected and logger.experiment.name == cfg.run_name
+        assert logger.experiment.offline
+    finally:
+        wandb.finish()
