@@ -118,3 +118,16 @@ def test_range_penalty_counts_only_values_outside_0_255_and_pushes_them_back():
     outside["range_penalty"].backward()
     grad = module.model.pre.mlp.out.bias.grad
     assert grad[0] > 0 and grad[1] == 0  # descent lowers only the overshooting channel
+
+
+def test_loss_is_mse_plus_lambda_times_the_real_bits_per_sample():
+    module = SandwichModule("sr", SMALL, SMALL, lmbda=50, colour="ycbcr").eval()  # eval: fp32, no jitter
+    source = torch.from_numpy(np.stack([synthetic_sr(32, 40, seed=i) for i in range(2)]).astype(np.float32)).permute(0, 3, 1, 2)
+    real_bits = torch.tensor([4000.0, 6000.0])
+    loss, stats = module._objective(source, real_bits=real_bits)
+    with torch.no_grad():
+        recon, _, _ = module.model(source)
+    mse = (recon - source).square().flatten(1).mean(1)
+    expected = (mse + 50 * real_bits / (3 * 32 * 40)).mean()  # range penalty: 0 inside [0, 255]
+    assert stats["range_penalty"].item() == 0 and loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert stats["bpp"].item() == pytest.approx(5000 / (32 * 40))
