@@ -17,11 +17,13 @@ from the smooth surrogate.
 
 `rate_input` picks the x̂ of that surrogate. `quantized` (the paper's): the straight-through
 quantized coefficients. A coefficient quantized to zero then has no rate gradient, so the
-surrogate cannot see a change that makes zeros non-zero. Measured on the SR λ = 400 model's
-validation crops, one grey level along the distortion's descent direction raised the real JPEG by
-~500 bits per 256² crop; the quantized surrogate predicted ~20. `unquantized` (the DCT coefficients
-before rounding) predicted ~640 and `noisy` (those plus uniform noise of one step, the usual
-learned-compression proxy) ~120. A stated deviation, off by default.
+surrogate cannot see a change that makes zeros non-zero. Measured with `python -m
+sandwich.surrogate_check` on the SR λ = 400 model's validation crops: one grey level along the
+distortion's descent direction raised the real JPEG by ~500 bits per 256² crop, and the quantized
+surrogate predicted ~20. `unquantized` (the DCT coefficients before rounding) predicted ~640 and
+`noisy` (those plus uniform noise of one step, the usual learned-compression proxy) ~120. A stated
+deviation, off by default: in joint training it kept the rate from running away but did not beat
+the shipped files (README, "What limits SR").
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from sandwich.proxy import RATE_INPUTS, fitted_rate
 NOISE_DRAWS = 4  # the noisy surrogate's gradient, averaged over this many draws
 
 
-def distortion_direction(model: Sandwich, source: torch.Tensor, step: torch.Tensor, bottleneck: torch.Tensor) -> torch.Tensor:
+def distortion_direction(
+    model: Sandwich, source: torch.Tensor, step: torch.Tensor, bottleneck: torch.Tensor
+) -> torch.Tensor:
     """−∂MSE/∂B through the proxy and the post-processor, per crop scaled to RMS 1."""
     b = bottleneck.clone().requires_grad_(True)
     decoded, _ = model.proxy(b, step)
@@ -31,7 +33,9 @@ def distortion_direction(model: Sandwich, source: torch.Tensor, step: torch.Tens
     return -grad / grad.square().flatten(1).mean(1).sqrt().clamp_min(1e-12)[:, None, None, None]
 
 
-def surrogate_gradient(model: Sandwich, bottleneck: torch.Tensor, step: torch.Tensor, rate_input: str, real_bits: torch.Tensor) -> torch.Tensor:
+def surrogate_gradient(
+    model: Sandwich, bottleneck: torch.Tensor, step: torch.Tensor, rate_input: str, real_bits: torch.Tensor
+) -> torch.Tensor:
     """∂R/∂B of the fitted rate (value: the real bits) with the surrogate counting `rate_input`."""
     proxy, kept = model.proxy, model.proxy.rate_input
     proxy.rate_input = rate_input
@@ -41,7 +45,8 @@ def surrogate_gradient(model: Sandwich, bottleneck: torch.Tensor, step: torch.Te
         for _ in range(draws):
             b = bottleneck.clone().requires_grad_(True)
             _, coefficients = proxy(b, step)
-            (grad,) = torch.autograd.grad(fitted_rate(coefficients, proxy.coefficient_steps(step), real_bits).sum(), b)
+            rate = fitted_rate(coefficients, proxy.coefficient_steps(step), real_bits)
+            (grad,) = torch.autograd.grad(rate.sum(), b)
             total += grad / draws
     finally:
         proxy.rate_input = kept
