@@ -35,11 +35,8 @@ def psnr_db(mse: torch.Tensor | float, peak: float) -> torch.Tensor:
 
 
 CROP_LOSSES = ("mse", "log_mse")
-# what each stage logs (as `train/<name>`, `val/<name>`), each through its own torchmetrics mean
-STAGE_STATS = {
-    "train": ("loss", "psnr", "bpp", "step", "s_pre", "s_post", "range_penalty"),
-    "val": ("loss", "psnr", "bpp", "step", "s_pre", "s_post", "psnr_baseline", "bpp_baseline", "gain_db", "proxy_psnr"),
-}
+# what validation logs (as `val/<name>`), each through its own torchmetrics mean
+VAL_STATS = ("loss", "psnr", "bpp", "step", "s_pre", "s_post", "psnr_baseline", "bpp_baseline", "gain_db", "proxy_psnr")
 
 
 def crop_loss(mse: torch.Tensor, kind: str) -> torch.Tensor:
@@ -92,8 +89,8 @@ class SandwichModule(L.LightningModule):
             self.model.pre.requires_grad_(False)
             self.model.proxy.q.requires_grad_(False)
         self._baselines: dict[tuple[int, int, int], tuple[float, int]] = {}  # (batch, image, Δ) -> (PSNR, bytes)
-        # torchmetrics means: batch-size weighted, reset per epoch and synchronised across DDP ranks
-        self.stage_metrics = nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage, names in STAGE_STATS.items() for name in names})
+        # validation means: batch-size weighted, reset per validation and synchronised across DDP ranks
+        self.val_means = nn.ModuleDict({name: MeanMetric() for name in VAL_STATS})
         if channels_last:
             for processor in (self.model.pre, self.model.post):
                 if processor is not None:
@@ -158,17 +155,10 @@ class SandwichModule(L.LightningModule):
             loss, stats = self._post_only_objective(batch)
         else:
             loss, stats = self._objective(batch, jitter=True)
-        self._log_stats("train", stats, len(batch))
+        # the step's own values (rank 0's, every trainer.log_every_n_steps)
+        self.log_dict({f"train/{k}": v for k, v in stats.items()}, prog_bar=False, batch_size=len(batch))
         self.log("train/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
         return loss
-
-    def _log_stats(self, stage: str, stats: dict, batch_size: int) -> None:
-        """Each statistic through its stage's mean: training logs every step's value, validation
-        the epoch's mean over its images."""
-        for name, value in stats.items():
-            metric = self.stage_metrics[f"{stage}_{name}"]
-            metric(torch.as_tensor(value, dtype=torch.float32, device=self.device).detach(), batch_size)
-            self.log(f"{stage}/{name}", metric, on_step=stage == "train", on_epoch=stage == "val", batch_size=batch_size)
 
     def validation_step(self, batch, batch_idx):
         step = int(round(self.model.proxy.step.item()))
@@ -197,7 +187,9 @@ class SandwichModule(L.LightningModule):
             "loss": float(proxy_stats["loss"]),
             **{k: float(proxy_stats[k]) for k in ("step", "s_pre", "s_post")},
         }
-        self._log_stats("val", stats, len(batch))
+        for name, value in stats.items():
+            self.val_means[name].update(torch.tensor(value, dtype=torch.float32, device=self.device), len(batch))
+            self.log(f"val/{name}", self.val_means[name], on_step=False, on_epoch=True, batch_size=len(batch))
         self.log("val/psnr_pb", stats["psnr"], prog_bar=True, logger=False, batch_size=len(batch))
 
     def on_validation_epoch_end(self):

@@ -167,8 +167,9 @@ class JPEGProxy(nn.Module):
             y = ste_round(ycbcr_to_rgb(y).clamp(0, 255))
         if self.rate_input == "unquantized":
             return y[..., :h, :w], coeffs
-        if self.rate_input == "noisy":
-            return y[..., :h, :w], coeffs + (torch.rand_like(coeffs) - 0.5) * steps
+        if self.rate_input == "noisy":  # the noise only while training: validation draws no random numbers
+            noise = (torch.rand_like(coeffs) - 0.5) * steps if self.training else 0.0
+            return y[..., :h, :w], coeffs + noise
         return y[..., :h, :w], quantized
 
 

@@ -37,8 +37,9 @@ def surrogate_gradient(
     model: Sandwich, bottleneck: torch.Tensor, step: torch.Tensor, rate_input: str, real_bits: torch.Tensor
 ) -> torch.Tensor:
     """∂R/∂B of the fitted rate (value: the real bits) with the surrogate counting `rate_input`."""
-    proxy, kept = model.proxy, model.proxy.rate_input
+    proxy, kept = model.proxy, (model.proxy.rate_input, model.proxy.training)
     proxy.rate_input = rate_input
+    proxy.train()  # the noisy input draws its noise only in training mode
     draws = NOISE_DRAWS if rate_input == "noisy" else 1
     total = torch.zeros_like(bottleneck)
     try:
@@ -49,7 +50,8 @@ def surrogate_gradient(
             (grad,) = torch.autograd.grad(rate.sum(), b)
             total += grad / draws
     finally:
-        proxy.rate_input = kept
+        proxy.rate_input = kept[0]
+        proxy.train(kept[1])
     return total
 
 

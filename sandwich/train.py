@@ -32,7 +32,8 @@ def make_logger(cfg: DictConfig):
         logger = WandbLogger(
             project=cfg.logger.project,
             save_dir=cfg.logger.save_dir,
-            # wandb itself sets WANDB_MODE=dryrun (its old name for offline) for the next job of a sweep
+            # an offline WandbLogger sets WANDB_MODE=dryrun (wandb's old word for offline), which the
+            # next job of a sweep in this process then reads
             offline=cfg.logger.mode in ("offline", "dryrun"),
             group=cfg.logger.group or cfg.name,
             name=cfg.run_name,

@@ -88,22 +88,23 @@ def test_proxy_matches_real_jpeg(colour, tilt, chroma, step):
 def test_fitted_rate_equals_real_jpeg_size(colour, tilt, chroma, rate_input):
     image = torch.cat([_image(seed=1), _image(seed=2)])
     proxy = JPEGProxy(step_init=5.0, colour=colour, tilt=tilt, chroma=chroma, rate_input=rate_input)
-    _, quantized = proxy(image)
+    _, coefficients = proxy(image)
     bits = proxy.real_bits(image, proxy.step.item())
     steps = proxy.coefficient_steps().detach()
-    rate = fitted_rate(quantized, steps, bits)
+    rate = fitted_rate(coefficients, steps, bits)
     for k in range(2):
         u8 = np.ascontiguousarray(image[k].permute(1, 2, 0).numpy().astype(np.uint8))
         real = encode_jpeg8(u8, flat_step=5, keep_rgb=colour == "rgb", tilt=tilt, chroma=chroma)
         assert rate[k].item() == pytest.approx(8 * len(real), rel=1e-5)
-    # the gradient is the surrogate's, scaled by the fitted a = real bits / surrogate
-    quantized = quantized.detach().requires_grad_(True)
-    fitted_rate(quantized, steps, bits).sum().backward()
-    fitted_grad = quantized.grad.clone()
-    quantized.grad = None
-    surrogate = rate_surrogate(quantized, steps)
+    # whatever the surrogate counts, the value is the real size and the gradient the surrogate's,
+    # scaled by the fitted a = real bits / surrogate
+    coefficients = coefficients.detach().requires_grad_(True)
+    fitted_rate(coefficients, steps, bits).sum().backward()
+    fitted_grad = coefficients.grad.clone()
+    coefficients.grad = None
+    surrogate = rate_surrogate(coefficients, steps)
     (surrogate * (bits / surrogate).detach()).sum().backward()
-    assert torch.allclose(fitted_grad, quantized.grad) and fitted_grad.abs().sum() > 0
+    assert torch.allclose(fitted_grad, coefficients.grad) and fitted_grad.abs().sum() > 0
 
 
 def test_step_tables_are_what_the_file_carries_and_what_the_proxy_quantizes_with():

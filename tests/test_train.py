@@ -62,6 +62,8 @@ def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path):
     more = ["trainer.max_steps=6", "trainer.val_check_interval=2", "callbacks.checkpoint.every_n_train_steps=2"]
     second = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, [*more, "ckpt_path=last"]))
     assert second.global_step == 6  # continued, not restarted
+    assert first.train_dataloader.dataset.seed == [0, 0, 0]
+    assert second.train_dataloader.dataset.seed == [0, 0, 4]  # new crops from the restored step on
 
 
 def test_last_checkpoint_holds_the_final_step_between_periodic_saves(compose_cfg, train_folders, tmp_path):
@@ -166,8 +168,9 @@ def test_freeze_pre_trains_only_the_post_processor_from_the_loaded_step(compose_
 
 
 def test_a_sweep_composes_for_slurm_and_ddp(compose_cfg):
-    """`-m ... hydra/launcher=submitit_slurm trainer=ddp`: the cluster configs compose and the
-    launcher's plugin is installed."""
+    """README's Slurm sweep: the cluster configs compose, the launcher's plugin is installed, and
+    each job gets one Slurm task per device with strategy ddp (under Slurm, Lightning takes the
+    ranks from Slurm; ddp_spawn there would make every process rank 0)."""
     import importlib
 
     from hydra import compose, initialize_config_dir
@@ -176,12 +179,15 @@ def test_a_sweep_composes_for_slurm_and_ddp(compose_cfg):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(
-            "train", ["experiment=sandwich_sr", "hydra/launcher=submitit_slurm", "trainer=ddp"], return_hydra_config=True
-        )
+            "train",
+            ["experiment=sandwich_sr", "hydra/launcher=submitit_slurm", "hydra.launcher.gpus_per_node=2",
+             "hydra.launcher.tasks_per_node=2", "trainer=ddp", "trainer.strategy=ddp"],
+            return_hydra_config=True,
+        )  # fmt: skip
     GlobalHydra.instance().clear()
     module, _, name = cfg.hydra.launcher._target_.rpartition(".")
     assert name == "SlurmLauncher" and hasattr(importlib.import_module(module), name)
-    assert cfg.trainer.strategy.startswith("ddp") and cfg.trainer.devices == 2
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == cfg.hydra.launcher.tasks_per_node == 2
 
 
 def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_group(train_folders, tmp_path):
