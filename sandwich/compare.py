@@ -3,8 +3,8 @@ its plain baseline, an ablation and its parent): `python -m sandwich.compare deq
 truncation_jpeg [--task hdr] [--metric psnr]` prints a markdown table from results/<task>/*.json,
 with each point's distance to the LDR saturation line for HDR.
 
-Any two curves, grids shared or not: `--bd` prints BD over their overlap (the bench table's
-numbers, against any baseline); `--bd-range LO HI` BD-PSNR over that fixed interval instead (so
+Any two curves, grids shared or not: `--bd` prints the bench's BD table row (BD over their
+overlap) against any baseline; `--bd-range LO HI` BD-PSNR over that fixed interval instead (so
 two results of one method compare over the same interval); `--at R ...` the gain at those rates,
 with both curves' values there (pchip over each Pareto front). A method may be a results JSON
 path, e.g. an older run's (`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
@@ -65,15 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--at", type=float, nargs="+", default=[], metavar="BPP", help="gains at these rates")
     args = parser.parse_args(argv)
     if args.bd or args.bd_range or args.at:
-        from sandwich.rd import bd, bd_quality_over, curve as rd_curve, front_quality_at
+        from sandwich.rd import bd_quality_over, bd_table, curve as rd_curve, front_quality_at
 
-        test, anchor = (rd_curve(_document(args.results, args.task, m), args.metric) for m in (args.method, args.baseline))
-        if args.bd:
-            r = bd(anchor, test)
-            overlap = "no overlap" if r.rate_overlap is None else f"{r.rate_overlap[0]:.3f}–{r.rate_overlap[1]:.3f} bpp"
-            bd_rate = "n/a" if r.bd_rate is None else f"{r.bd_rate:+.1f} %"
-            bd_quality = "n/a" if r.bd_quality is None else f"{r.bd_quality:+.3f}"
-            print(f"BD-{args.metric} over the overlap ({overlap}): {bd_quality}; BD-rate {bd_rate} {r.note}".rstrip())
+        documents = {name: _document(args.results, args.task, name) for name in (args.baseline, args.method)}
+        test, anchor = (rd_curve(documents[name], args.metric) for name in (args.method, args.baseline))
+        if args.bd:  # the bench's own table row
+            print(bd_table(documents, args.baseline, args.metric))
         if args.bd_range:
             try:
                 print(f"BD-{args.metric} over {args.bd_range[0]:g}–{args.bd_range[1]:g} bpp: "

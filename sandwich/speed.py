@@ -51,12 +51,12 @@ def run(cfg: DictConfig) -> dict:
     nearest = min(reference.rate_points, key=lambda p: abs(8 * len(reference.encode(image, p)) / pixels - ours["bpp"]))
     reference.clear_cache()  # time the reference's whole encode, not a cached intermediate
     ref = time_round_trip(reference, image, nearest, cfg.repeats)
-    (name, ref_name), timings = (method.name, reference.name), {method.name: ours, reference.name: ref}
+    timings = {method.name: ours, reference.name: ref}
     print(f"{cfg.size}x{cfg.size} HDR image from {path.name}, {torch.get_num_threads()} torch threads, median of {cfg.repeats}")
     for key, t in timings.items():
         print(f"  {key:<20} {t['rate_point']!s:>12}  {t['bpp']:6.2f} bpp  encode {t['encode_s']:.3f} s  "
               f"decode {t['decode_s']:.3f} s  total {t['total_s']:.3f} s")  # fmt: skip
-    print(f"  {name} / {ref_name}: {ours['total_s'] / ref['total_s']:.2f}x the time")
+    print(f"  {method.name} / {reference.name}: {ours['total_s'] / ref['total_s']:.2f}x the time")
     return timings
 
 

@@ -11,6 +11,7 @@ prediction (a·∇S)·d, with `a` fitted to the real size as in training (`sandw
 from __future__ import annotations
 
 import argparse
+import copy
 
 import numpy as np
 import torch
@@ -37,21 +38,16 @@ def surrogate_gradient(
     model: Sandwich, bottleneck: torch.Tensor, step: torch.Tensor, rate_input: str, real_bits: torch.Tensor
 ) -> torch.Tensor:
     """∂R/∂B of the fitted rate (value: the real bits) with the surrogate counting `rate_input`."""
-    proxy, kept = model.proxy, (model.proxy.rate_input, model.proxy.training)
+    proxy = copy.deepcopy(model.proxy)  # the model's own proxy keeps its setting and mode
     proxy.rate_input = rate_input
     proxy.train()  # the noisy input draws its noise only in training mode
     draws = NOISE_DRAWS if rate_input == "noisy" else 1
     total = torch.zeros_like(bottleneck)
-    try:
-        for _ in range(draws):
-            b = bottleneck.clone().requires_grad_(True)
-            _, coefficients = proxy(b, step)
-            rate = fitted_rate(coefficients, proxy.coefficient_steps(step), real_bits)
-            (grad,) = torch.autograd.grad(rate.sum(), b)
-            total += grad / draws
-    finally:
-        proxy.rate_input = kept[0]
-        proxy.train(kept[1])
+    for _ in range(draws):
+        b = bottleneck.clone().requires_grad_(True)
+        _, coefficients = proxy(b, step)
+        rate = fitted_rate(coefficients, proxy.coefficient_steps(step), real_bits)
+        total += torch.autograd.grad(rate.sum(), b)[0] / draws
     return total
 
 
@@ -81,7 +77,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop", type=int, default=256, help="top-left crop of each validation image")
     parser.add_argument("--eps", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="move, grey levels RMS")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
     for path in args.checkpoints:
         model, meta = checkpoint.load(path)
         _, images = validation_crops(model.task)
