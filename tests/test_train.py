@@ -200,7 +200,7 @@ def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_gr
     overrides = [
         "-m", "experiment=sandwich_sr", "model.lmbda=10,20", f"data.root={train_folders['sr']}",
         "logger=wandb", f"logger.save_dir={tmp_path}",
-        f"hydra.sweep.dir={tmp_path}/train", "run_dir=" + str(tmp_path / "train") + "/${run_name}",
+        f"runs_root={tmp_path}/train",
         *TINY_SANDWICH, *[o for o in TINY if not o.startswith("logger=")], "+trainer.limit_val_batches=0",
     ]  # fmt: skip
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
