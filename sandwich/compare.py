@@ -6,8 +6,10 @@ with each point's distance to the LDR saturation line for HDR.
 Any two curves, grids shared or not: `--bd` prints the bench's BD table row (BD over their
 overlap) against any baseline; `--bd-range LO HI` BD-PSNR over that fixed interval instead (so
 two results of one method compare over the same interval); `--at R ...` the gain at those rates,
-with both curves' values there (pchip over each Pareto front). A method may be a results JSON
-path, e.g. an older run's (`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
+with both curves' values there (pchip over each Pareto front); `--per-image` the BD row of every
+test image, each method on the rate points of its mean curve's Pareto front (the settings the
+bench's curve uses, not a per-image choice of them). A method may be a results JSON path, e.g. an
+older run's (`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
 
 
 def _document(results_dir: Path, task: str, method: str) -> dict:
@@ -43,6 +47,43 @@ def gain_rows(method: dict[str, dict], baseline: dict[str, dict], metric: str) -
     return rows
 
 
+def per_image_bd(method: dict, baseline: dict, metric: str) -> list[dict]:
+    """BD of `method` over `baseline` on each image both measured: every image's points at the rate
+    points of each method's mean Pareto front (`rd.bd` then keeps each image's own Pareto part)."""
+    from sandwich.rd import bd, curve as rd_curve, pareto_front
+
+    def image_curves(document: dict) -> dict[str, tuple]:
+        rate, quality = pareto_front(*rd_curve(document, metric))
+        front = {p["rate_point"] for p in document["curve"] if (p["bpp"], p.get(metric)) in set(zip(rate, quality))}
+        points: dict[str, list] = {}
+        for row in document["per_image"]:
+            if row["rate_point"] in front and row.get(metric) is not None:
+                points.setdefault(row["image"], []).append((row["bpp"], row[metric]))
+        return {image: tuple(np.array(v, float) for v in zip(*sorted(pts))) for image, pts in points.items()}
+
+    ours, theirs = image_curves(method), image_curves(baseline)
+    rows = []
+    for image in sorted(set(ours) & set(theirs)):
+        result = bd(theirs[image], ours[image])
+        rows.append({"image": image, "bd_quality": result.bd_quality, "bd_rate": result.bd_rate,
+                     "rate_overlap": result.rate_overlap, "note": result.note})  # fmt: skip
+    return rows
+
+
+def per_image_markdown(rows: list[dict], metric: str) -> str:
+    lines = [f"| image | BD-{metric} | BD-rate | rate overlap (bpp) |", "|---|---:|---:|---|"]
+    for r in rows:
+        quality = "—" if r["bd_quality"] is None else f"{r['bd_quality']:+.2f}"
+        rate = "—" if r["bd_rate"] is None else f"{r['bd_rate']:+.1f}%"
+        overlap = r["note"] if r["rate_overlap"] is None else f"{r['rate_overlap'][0]:.2f}–{r['rate_overlap'][1]:.2f}"
+        lines.append(f"| {r['image']} | {quality} | {rate} | {overlap} |")
+    values = [r["bd_quality"] for r in rows if r["bd_quality"] is not None]
+    if values:
+        lines.append(f"\nBD-{metric} per image: median {np.median(values):+.2f}, min {min(values):+.2f}, "
+                     f"max {max(values):+.2f} over {len(values)} of {len(rows)} images")  # fmt: skip
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict], metric: str) -> str:
     ldr = any("below_ldr_line_db" in r for r in rows)
     head = f"| rate point | bpp (baseline bpp) | {metric} | gain (dB) |" + (" below the LDR line (dB) |" if ldr else "")
@@ -63,7 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bd", action="store_true", help="BD-PSNR and BD-rate over the overlap, as the bench table")
     parser.add_argument("--bd-range", type=float, nargs=2, metavar=("LO", "HI"), help="BD over this bpp interval")
     parser.add_argument("--at", type=float, nargs="+", default=[], metavar="BPP", help="gains at these rates")
+    parser.add_argument("--per-image", action="store_true", help="BD per test image")
     args = parser.parse_args(argv)
+    if args.per_image:
+        documents = [_document(args.results, args.task, name) for name in (args.method, args.baseline)]
+        print(per_image_markdown(per_image_bd(*documents, args.metric), args.metric))
+        return
     if args.bd or args.bd_range or args.at:
         from sandwich.rd import bd_quality_over, bd_table, curve as rd_curve, front_quality_at
 

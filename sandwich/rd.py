@@ -32,8 +32,9 @@ def curve(results: dict, metric: str = "psnr") -> tuple[np.ndarray, np.ndarray]:
 
 
 def pareto_front(rate, quality) -> tuple[np.ndarray, np.ndarray]:
-    """Points not beaten by any cheaper point: quality strictly increases with rate."""
-    order = np.argsort(rate, kind="stable")
+    """Points not beaten by any cheaper or equally cheap point: rate and quality both strictly
+    increase along it."""
+    order = np.lexsort((-np.asarray(quality, float), np.asarray(rate, float)))  # at a tie in rate the best first
     keep, best = [], -np.inf
     for i in order:
         if quality[i] > best:

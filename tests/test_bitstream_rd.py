@@ -45,6 +45,9 @@ def test_pareto_front_drops_dominated_points():
     quality = np.array([30.0, 35.0, 34.0, 36.0, 36.0])
     r, q = rd.pareto_front(rate, quality)
     assert r.tolist() == [1.0, 2.0, 2.5] and q.tolist() == [30.0, 35.0, 36.0]
+    # two settings at the same rate: only the better one (BD interpolation needs distinct rates)
+    r, q = rd.pareto_front(np.array([1.0, 2.0, 2.0]), np.array([30.0, 33.0, 35.0]))
+    assert r.tolist() == [1.0, 2.0] and q.tolist() == [30.0, 35.0]
 
 
 def test_bd_known_answers():

@@ -47,3 +47,30 @@ def test_per_point_table_matches_model_points_to_baseline_settings(results, caps
     compare.main(["better", "base", "--task", "sr", "--results", str(folder)])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| m/")]
     assert len(rows) == 4 and all(line.endswith("| +1.00 |") for line in rows)
+
+
+def test_per_image_bd_uses_each_methods_front_settings(tmp_path, capsys):
+    """Image a gains +1 dB, image b +3 dB; a dominated setting of the method (its worst point on the
+    mean curve) is left out of every image's curve even where it would help that image."""
+    rates = [0.25, 0.5, 1.0, 2.0]
+
+    def document(name, offsets, extra=()):
+        per_image, curve = [], []
+        for key, rate in [*zip("wxyz", rates), *extra]:
+            rows = [{"image": image, "rate_point": key, "bpp": rate, "psnr": 30 + 6 * np.log2(rate) + offset(key)}
+                    for image, offset in offsets.items()]  # fmt: skip
+            per_image += rows
+            curve.append({"rate_point": key, "bpp": rate, "psnr": float(np.mean([r["psnr"] for r in rows]))})
+        return {"name": name, "curve": curve, "per_image": per_image}
+
+    base = document("base", {"a": lambda k: 0.0, "b": lambda k: 0.0})
+    # "d" (dominated on the mean curve: 1 bpp, 20 dB lower on a) would lift image b by 10 dB if used
+    ours = document("ours", {"a": lambda k: -20.0 if k == "d" else 1.0, "b": lambda k: 13.0 if k == "d" else 3.0}, [("d", 1.0)])
+    (tmp_path / "sr").mkdir()
+    for doc in (base, ours):
+        (tmp_path / "sr" / f"{doc['name']}.json").write_text(json.dumps(doc))
+    rows = {r["image"]: r for r in compare.per_image_bd(ours, base, "psnr")}
+    assert rows["a"]["bd_quality"] == pytest.approx(1.0) and rows["b"]["bd_quality"] == pytest.approx(3.0)
+    compare.main(["ours", "base", "--task", "sr", "--results", str(tmp_path), "--per-image"])
+    out = capsys.readouterr().out
+    assert "| a | +1.00 |" in out and "median +2.00, min +1.00, max +3.00 over 2 of 2 images" in out
