@@ -6,7 +6,8 @@ Each file codes them with the real JPEG (its own step tables) at Δ′ = round(f
 validation does; one line per point gives the rate of the whole files and the PSNR. Comparing checkpoints or
 schedules this way, at equal rate, leaves the test set to `make bench`. `--reference OLD.pt ...`
 adds each point's gain over the reference files' Pareto front at the same rate (pchip in log rate;
-blank outside its range).
+blank outside its range). `--heic Q ...` codes the same bottlenecks with 8-bit HEIC at those
+qualities instead, as `sandwich_<task>_heic` does, since the same weights serve both codecs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from omegaconf import OmegaConf
 
 from sandwich import checkpoint
 from sandwich.codecs.base import DOMAINS
+from sandwich.codecs.heic import HEIC
 from sandwich.data import CropDataset, ImageFolderData
 from sandwich.images import load_for_domain
 from sandwich.method import swept_steps
@@ -40,16 +42,29 @@ def validation_crops(task: str, root: str | None = None, seed: int = 0) -> tuple
     return [p.name for p in paths], images
 
 
-def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[float]) -> list[dict]:
-    """One row per Δ′ = round(f·learned Δ): bpp of the real JPEG files and their mean PSNR."""
+# the colour handling of the HEIC that `sandwich_<task>_heic` codes the bottleneck with
+# (conf/method/sandwich_hdr_heic.yaml: heic_rgb; sandwich_sr_heic.yaml: heic)
+HEIC_RGB = {"hdr": True, "sr": False}
+
+
+def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[float], heic: list[int] | None = None) -> list[dict]:
+    """One row per Δ′ = round(f·learned Δ), or per HEIC quality in `heic`: bpp of the real files
+    and their mean PSNR."""
+    codec = HEIC(bits=8, rgb=HEIC_RGB[model.task]) if heic else None
+    settings = heic or swept_steps(meta["learned_step"], factors)
     rows = []
-    for step in swept_steps(meta["learned_step"], factors):
+    for setting in settings:
         bits, pixels, psnrs = 0, 0, []
         for image in images:
-            data, restored = model.jpeg_round_trip(image, step)
+            if codec is None:
+                data, restored = model.jpeg_round_trip(image, setting)
+            else:
+                data = codec.encode(model.encode_image(image), setting)
+                restored = model.decode_image(codec.decode(data), *image.shape[:2], image.dtype)
             bits, pixels = bits + 8 * len(data), pixels + image.shape[0] * image.shape[1]
             psnrs.append(psnr(image, restored, model.peak))
-        rows.append({"lmbda": meta.get("lmbda"), "step": step, "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})
+        key = "quality" if heic else "step"
+        rows.append({"lmbda": meta.get("lmbda"), key: setting, "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})
     return rows
 
 
@@ -66,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--factors", type=float, nargs="+", default=[2.0, 1.4, 1.0, 0.7, 0.5])
     parser.add_argument("--root", help="train folder (default: conf/data/<task>_train.yaml's)")
     parser.add_argument("--reference", nargs="+", default=[], help="files whose Pareto front each point is compared with")
+    parser.add_argument("--heic", type=int, nargs="+", metavar="Q", help="8-bit HEIC at these qualities instead of JPEG")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     models = {path: checkpoint.load(path) for path in args.checkpoints}
@@ -75,13 +91,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"the files mix tasks {sorted(tasks)}")
     names, images = validation_crops(tasks.pop(), args.root)
     print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
-    reference = [row for model, meta in references.values() for row in score(model, meta, images, args.factors)]
+    reference = [row for model, meta in references.values() for row in score(model, meta, images, args.factors, args.heic)]
     front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
     for path, (model, meta) in models.items():
-        for row in score(model, meta, images, args.factors):
+        for row in score(model, meta, images, args.factors, args.heic):
             gain = gain_over(front, row) if reference else None
             versus = "" if gain is None else f"  {gain:+.3f} dB vs the reference at equal rate"
-            print(f"  {path}  λ={row['lmbda']}  Δ′={row['step']:>3}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB{versus}")
+            setting = f"q={row['quality']:>3}" if args.heic else f"Δ′={row['step']:>3}"
+            print(f"  {path}  λ={row['lmbda']}  {setting}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB{versus}")
 
 if __name__ == "__main__":
     main()

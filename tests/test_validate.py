@@ -45,3 +45,20 @@ def test_gain_over_the_reference_front_at_equal_rate():
     assert gain_over(reference, {"bpp": 0.5, "psnr": 33.5}) == 0.5  # the dominated 32 dB point is off the front
     assert abs(gain_over(reference, {"bpp": 2 ** -1.5, "psnr": 31.0}) - (-0.5)) < 1e-9
     assert gain_over(reference, {"bpp": 0.2, "psnr": 31.0}) is None  # below the reference's range
+
+
+def test_heic_scores_the_files_the_heic_methods_make(sr_image, compose_cfg):
+    from sandwich.codecs.heic import HEIC
+    from sandwich.validate import HEIC_RGB
+
+    for task in HEIC_RGB:  # the same colour handling as sandwich_<task>_heic
+        codec = compose_cfg("eval", [f"method=sandwich_{task}_heic"]).method.codec
+        assert codec.rgb == HEIC_RGB[task] and codec.bits == 8 and codec.chroma == "444"
+    crop = sr_image[:40, :48]
+    model, meta = checkpoint.load(SHIPPED_SR)
+    rows = score(model, meta, [crop], [1.0], heic=[50, 90])
+    data = HEIC(bits=8, rgb=False).encode(model.encode_image(crop), 50)
+    restored = model.decode_image(HEIC(bits=8).decode(data), 40, 48, np.uint8)
+    assert [r["quality"] for r in rows] == [50, 90]
+    assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, restored, 255)
+    assert rows[0]["bpp"] < rows[1]["bpp"] and rows[0]["psnr"] < rows[1]["psnr"]
