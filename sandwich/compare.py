@@ -53,8 +53,8 @@ def per_image_bd(method: dict, baseline: dict, metric: str) -> list[dict]:
     from sandwich.rd import bd, curve as rd_curve, pareto_front
 
     def image_curves(document: dict) -> dict[str, tuple]:
-        rate, quality = pareto_front(*rd_curve(document, metric))
-        front = {p["rate_point"] for p in document["curve"] if (p["bpp"], p.get(metric)) in set(zip(rate, quality))}
+        on_front = set(zip(*pareto_front(*rd_curve(document, metric))))
+        front = {p["rate_point"] for p in document["curve"] if (p["bpp"], p.get(metric)) in on_front}
         points: dict[str, list] = {}
         for row in document["per_image"]:
             if row["rate_point"] in front and row.get(metric) is not None:

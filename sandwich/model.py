@@ -116,7 +116,7 @@ class Sandwich(nn.Module):
 
     def jpeg_round_trip(self, image: np.ndarray, step: int) -> tuple[bytes, np.ndarray]:
         """(the real JPEG of the bottleneck at base step Δ′ with the proxy's tables and colour
-        handling, the reconstruction decoded from it): what training validation and sandwich.validate measure."""
+        handling, the reconstruction decoded from it): what training validation measures."""
         data = self.proxy.encode(self.encode_image(image), step)
         return data, self.decode_image(decode_jpeg8(data), *image.shape[:2], image.dtype)
 

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from sandwich import checkpoint
 from sandwich.codecs.base import DOMAINS
 from sandwich.codecs.heic import HEIC
+from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.data import CropDataset, ImageFolderData
 from sandwich.images import load_for_domain
 from sandwich.method import swept_steps
@@ -50,20 +51,21 @@ HEIC_RGB = {"hdr": True, "sr": False}
 def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[float], heic: list[int] | None = None) -> list[dict]:
     """One row per Δ′ = round(f·learned Δ), or per HEIC quality in `heic`: bpp of the real files
     and their mean PSNR."""
-    codec = HEIC(bits=8, rgb=HEIC_RGB[model.task]) if heic else None
-    settings = heic or swept_steps(meta["learned_step"], factors)
+    if heic:
+        codec = HEIC(bits=8, rgb=HEIC_RGB[model.task])
+        key, settings, encode, decode = "quality", heic, codec.encode, codec.decode
+    else:  # the proxy's own tables and colour handling, as training validation codes them
+        key, settings, encode, decode = "step", swept_steps(meta["learned_step"], factors), model.proxy.encode, decode_jpeg8
+    bottlenecks = [model.encode_image(image) for image in images]  # one pre-processor pass per image
+    pixels = sum(image.shape[0] * image.shape[1] for image in images)
     rows = []
     for setting in settings:
-        bits, pixels, psnrs = 0, 0, []
-        for image in images:
-            if codec is None:
-                data, restored = model.jpeg_round_trip(image, setting)
-            else:
-                data = codec.encode(model.encode_image(image), setting)
-                restored = model.decode_image(codec.decode(data), *image.shape[:2], image.dtype)
-            bits, pixels = bits + 8 * len(data), pixels + image.shape[0] * image.shape[1]
+        bits, psnrs = 0, []
+        for image, bottleneck in zip(images, bottlenecks):
+            data = encode(bottleneck, setting)
+            restored = model.decode_image(decode(data), *image.shape[:2], image.dtype)
+            bits += 8 * len(data)
             psnrs.append(psnr(image, restored, model.peak))
-        key = "quality" if heic else "step"
         rows.append({"lmbda": meta.get("lmbda"), key: setting, "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})
     return rows
 
