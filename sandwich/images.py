@@ -1,8 +1,10 @@
 """Read and write images; turn any accepted file into a task's canonical integer image.
 
 Accepted: OpenEXR and Radiance .hdr (linear float RGB), 16-bit PNG/TIFF, 8-bit PNG/JPEG (and
-8-bit TIFF). Anything else, and files with NaN/Inf, no positive value, a single channel, or that
-cannot be read, raise `ImageError` naming the file and the reason. Alpha is dropped with a warning.
+8-bit TIFF). Anything else, and files with NaN/Inf, no positive value, or that cannot be read,
+raise `ImageError` naming the file and the reason. Alpha is dropped with a warning; a grayscale
+file (one channel, e.g. a luminance-only EXR, or gray + alpha) becomes R = G = B with a warning,
+since every codec here takes RGB.
 
 HDR task: linear files are scaled to absolute luminance (by default the 99.5th-percentile
 luminance maps to 1000 cd/m²) and PQ-encoded to uint16; 16-bit PNG/TIFF are taken as they are
@@ -72,8 +74,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:  # JPEG: Pillow handles CMYK/ICC/EXIF variants
         with Image.open(path) as im:
             im.load()
-            if im.mode in ("L", "LA", "I;16", "1"):
-                raise ImageError(path, "grayscale-only image; RGB is required")
+            if im.mode in ("L", "LA", "1"):
+                warnings.warn(f"{path}: grayscale, coded as R = G = B", stacklevel=2)
             image = np.asarray(im.convert("RGB"))
     except ImageError:
         raise
@@ -83,12 +85,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def _to_rgb(path, image: np.ndarray, bgr: bool) -> np.ndarray:
-    if image.ndim == 2 or image.shape[2] == 1:
-        raise ImageError(path, "grayscale-only image; RGB is required")
-    if image.shape[2] == 4:
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[2] in (2, 4):
         warnings.warn(f"{path}: alpha channel dropped", stacklevel=3)
-    elif image.shape[2] != 3:
-        raise ImageError(path, f"{image.shape[2]} channels; RGB is required")
+    if image.shape[2] in (1, 2):  # gray (+ alpha)
+        warnings.warn(f"{path}: grayscale, coded as R = G = B", stacklevel=3)
+        return np.ascontiguousarray(np.repeat(image[..., :1], 3, axis=2))
+    if image.shape[2] != 4 and image.shape[2] != 3:
+        raise ImageError(path, f"{image.shape[2]} channels; RGB or gray is required")
     image = image[..., :3]
     return np.ascontiguousarray(image[..., ::-1] if bgr else image)
 

@@ -73,7 +73,6 @@ def test_alpha_is_dropped_with_warning(tmp_path):
         ("junk.exr", lambda p: p.write_bytes(b"\x76\x2f\x31\x01garbage" * 20), "unreadable"),
         ("junk.png", lambda p: p.write_bytes(b"\x89PNG garbage" * 20), "unreadable"),
         ("junk.jpg", lambda p: p.write_bytes(b"\xff\xd8 garbage" * 20), "unreadable"),
-        ("gray.png", lambda p: write_gray(p), "grayscale-only"),
         ("nan.exr", lambda p: write_exr(p, with_value(np.nan)), "NaN or Inf"),
         ("inf.exr", lambda p: write_exr(p, with_value(np.inf)), "NaN or Inf"),
         ("neg.exr", lambda p: write_exr(p, -np.ones((8, 9, 3), np.float32)), "no positive value"),
@@ -88,10 +87,30 @@ def test_bad_files_raise_clear_error(tmp_path, name, make, reason):
     assert name in str(info.value)
 
 
-def write_gray(path):
+@pytest.mark.parametrize("name", ["y.exr", "ya.exr", "gray.png", "gray16.png", "gray.jpg"])
+def test_grayscale_becomes_equal_rgb_with_warning(tmp_path, name):
+    """A luminance-only EXR (OpenEXR's own test images have them), gray + alpha, 8/16-bit gray PNG
+    and gray JPEG: the codecs take RGB, so the gray plane is coded as R = G = B."""
+    import OpenEXR
     from PIL import Image
 
-    Image.fromarray(np.zeros((8, 9), np.uint8)).save(path)
+    path = tmp_path / name
+    gray = np.linspace(0.1, 4.0, 72).reshape(8, 9)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    if name == "y.exr":
+        OpenEXR.File(header, {"Y": gray.astype(np.float16)}).write(str(path))
+    elif name == "ya.exr":
+        OpenEXR.File(header, {"Y": gray.astype(np.float16), "A": np.ones((8, 9), np.float16)}).write(str(path))
+    elif name == "gray16.png":
+        Image.fromarray((gray * 10000).astype(np.uint16)).save(path)
+    else:
+        Image.fromarray((gray * 60).astype(np.uint8)).save(path, quality=95)
+    with pytest.warns(UserWarning, match="grayscale"):
+        image = read_image(path)
+    assert image.shape == (8, 9, 3)
+    assert (image == image[..., :1]).all()
+    if name.endswith(".exr"):
+        np.testing.assert_allclose(image[..., 0], gray.astype(np.float16), rtol=0)
 
 
 def with_value(value):
