@@ -1,8 +1,8 @@
 """Read and write images; turn any accepted file into a task's canonical integer image.
 
 Accepted: OpenEXR and Radiance .hdr (linear float RGB), 16-bit PNG/TIFF, 8-bit PNG/JPEG (and
-8-bit TIFF). Anything else, and files with NaN/Inf, no positive value, or that cannot be read,
-raise `ImageError` naming the file and the reason. Alpha is dropped with a warning; a grayscale
+8-bit TIFF). Anything else, and files with no positive value or that cannot be read, raise
+`ImageError` naming the file and the reason. NaN/Inf samples are replaced with a warning. Alpha is dropped with a warning; a grayscale
 file (one channel, e.g. a luminance-only EXR, or gray + alpha) becomes R = G = B with a warning,
 since every codec here takes RGB.
 
@@ -58,9 +58,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise ImageError(path, "unreadable (not a valid OpenEXR/Radiance file)")
-        image = _to_rgb(path, image, bgr=True).astype(np.float32)
-        if not np.isfinite(image).all():
-            raise ImageError(path, "contains NaN or Inf")
+        image = _finite(path, _to_rgb(path, image, bgr=True).astype(np.float32))
         if not (image > 0).any():
             raise ImageError(path, "has no positive value (negative-only or black)")
         return np.maximum(image, 0.0)  # tiny negatives from lossy EXR compression
@@ -82,6 +80,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except Exception as err:
         raise ImageError(path, f"unreadable image file ({err})") from err
     return image
+
+
+def _finite(path, image: np.ndarray) -> np.ndarray:
+    """+Inf (a half-float overflow, e.g. the sun) becomes the largest finite value, NaN and -Inf
+    become 0, with a warning: one bad sample should not keep a scene out of a benchmark."""
+    bad = ~np.isfinite(image)
+    if not bad.any():
+        return image
+    finite = image[~bad]
+    if finite.size == 0:
+        raise ImageError(path, "has no finite value")
+    warnings.warn(f"{path}: {int(bad.sum())} NaN/Inf samples: +Inf set to the largest finite value, NaN and -Inf to 0", stacklevel=3)
+    return np.where(np.isposinf(image), finite.max(), np.where(bad, 0.0, image)).astype(np.float32)
 
 
 def _to_rgb(path, image: np.ndarray, bgr: bool) -> np.ndarray:
