@@ -1,6 +1,6 @@
 """Read and write images; turn any accepted file into a task's canonical integer image.
 
-Accepted: OpenEXR and Radiance .hdr (linear float RGB), 16-bit PNG/TIFF, 8-bit PNG/JPEG (and
+Accepted: OpenEXR, Radiance .hdr and PFM (linear float RGB), 16-bit PNG/TIFF, 8-bit PNG/JPEG (and
 8-bit TIFF). Anything else, and files with no positive value or that cannot be read, raise
 `ImageError` naming the file and the reason. NaN/Inf samples are replaced with a warning. Alpha is dropped with a warning; a grayscale
 file (one channel, e.g. a luminance-only EXR, or gray + alpha) becomes R = G = B with a warning,
@@ -26,7 +26,7 @@ from PIL import Image  # noqa: E402
 
 from sandwich.transfer import luminance, nits_to_pq16  # noqa: E402
 
-LINEAR_SUFFIXES = {".exr", ".hdr"}
+LINEAR_SUFFIXES = {".exr", ".hdr", ".pfm"}
 INTEGER_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg"}
 SUFFIXES = LINEAR_SUFFIXES | INTEGER_SUFFIXES
 
@@ -46,7 +46,7 @@ class HDRScaling:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Return H×W×3 RGB: float32 linear for EXR/.hdr, uint16 or uint8 for integer files."""
+    """Return H×W×3 RGB: float32 linear for EXR/.hdr/.pfm, uint16 or uint8 for integer files."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -57,7 +57,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         # cv2 reads every EXR here, including luminance/chroma (Y, RY, BY) files, as BGR(A)
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise ImageError(path, "unreadable (not a valid OpenEXR/Radiance file)")
+            raise ImageError(path, "unreadable (not a valid OpenEXR/Radiance/PFM file)")
         image = _finite(path, _to_rgb(path, image, bgr=True).astype(np.float32))
         if not (image > 0).any():
             raise ImageError(path, "has no positive value (negative-only or black)")
@@ -125,7 +125,7 @@ def load_hdr16(path, scaling: HDRScaling = HDRScaling()) -> np.ndarray:
         return linear_to_pq16(image, scaling)
     if image.dtype == np.uint16:
         return image
-    raise ImageError(path, "8-bit image given to the HDR task; provide EXR, .hdr or 16-bit PNG/TIFF")
+    raise ImageError(path, "8-bit image given to the HDR task; provide EXR, .hdr, .pfm or 16-bit PNG/TIFF")
 
 
 def load_sr8(path) -> np.ndarray:

@@ -43,6 +43,14 @@ def test_radiance_hdr_is_read(tmp_path):
     np.testing.assert_allclose(back, linear, rtol=0.02, atol=1e-3)  # RGBE keeps ~8 bits of mantissa
 
 
+def test_pfm_is_read_exactly(tmp_path):
+    import cv2
+
+    linear = synthetic_linear(20, 33).astype(np.float32)
+    cv2.imwrite(str(tmp_path / "x.pfm"), linear[..., ::-1])
+    np.testing.assert_array_equal(read_image(tmp_path / "x.pfm"), linear)
+
+
 def test_png16_taken_as_is_and_png8_for_sr(tmp_path):
     code = linear_to_pq16(synthetic_linear(17, 23))
     write_png(tmp_path / "c.png", code)
