@@ -1,21 +1,44 @@
 """Train a method: `python -m sandwich.train experiment=sandwich_hdr [model.lmbda=...]`.
 
 Thin Hydra entry point: data, model, callbacks, logger and trainer come from conf/. A λ sweep is
-`-m model.lmbda=a,b,c,d`; each job ends its own W&B run, and runs of one experiment share a W&B
-group. Re-running the same command with `ckpt_path=last` resumes from the run folder's last
+`-m model.lmbda=a,b,c,d`; each job ends its own W&B run, and the jobs of one sweep share a W&B
+group, `<experiment>-<sweep start time>` (a single run's group: `<experiment>`). Re-running the same command with `ckpt_path=last` resumes from the run folder's last
 checkpoint; `init_from=PATH` instead starts a new run from another run's weights (fine-tuning
 the other λ of a sweep from one well-trained model).
 """
 
 from __future__ import annotations
 
+import os
+import time
+
 import hydra
 import lightning as L
 import torch
+from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sandwich.checkpoint import network_state
+
+SWEEP_STAMP = "SANDWICH_SWEEP_STAMP"
+
+
+class SweepStamp(Callback):
+    """Hydra callback (conf/hydra/default.yaml): stamps a multirun with its start time, once, in
+    the launching process's environment, which its jobs inherit (in-process, or in SLURM jobs
+    that submitit starts), so that they share one W&B group and two sweeps of an experiment
+    do not."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        os.environ[SWEEP_STAMP] = time.strftime("%Y%m%d-%H%M%S")
+
+
+def wandb_group(cfg: DictConfig) -> str:
+    if cfg.logger.group:
+        return cfg.logger.group
+    stamp = os.environ.get(SWEEP_STAMP)
+    return f"{cfg.name}-{stamp}" if stamp else cfg.name
 
 
 def make_logger(cfg: DictConfig):
@@ -35,7 +58,7 @@ def make_logger(cfg: DictConfig):
             # an offline WandbLogger sets WANDB_MODE=dryrun (wandb's old word for offline), which the
             # next job of a sweep in this process then reads
             offline=cfg.logger.mode in ("offline", "dryrun"),
-            group=cfg.logger.group or cfg.name,
+            group=wandb_group(cfg),
             name=cfg.run_name,
             tags=list(cfg.logger.tags),
             job_type="train",

@@ -192,8 +192,9 @@ def test_a_sweep_composes_for_slurm_and_ddp(compose_cfg):
 
 def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_group(train_folders, tmp_path):
     """`-m model.lmbda=a,b`: Hydra's files and the checkpoints share each job's run folder, and each
-    job ends its own offline W&B run (the group: the next test)."""
+    job ends its own offline W&B run, in the sweep's group `<experiment>-<sweep start time>`."""
     import os
+    import re
     import subprocess
     import sys
 
@@ -212,6 +213,8 @@ def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_gr
         assert (run / "checkpoints" / "last.ckpt").exists()
     runs = sorted((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 2 and runs[0].parent.name[-8:] != runs[1].parent.name[-8:]
+    groups = [set(re.findall(rb"sandwich_sr-\d{8}-\d{6}", run.read_bytes())) for run in runs]
+    assert len(groups[0]) == 1 and groups[0] == groups[1], groups
 
 
 @pytest.mark.parametrize("group, expected", [(None, "sandwich_sr"), ("ablation_7", "ablation_7")])
@@ -221,6 +224,7 @@ def test_wandb_runs_are_grouped_by_experiment_unless_a_group_is_given(compose_cf
     from sandwich.train import make_logger
 
     monkeypatch.setenv("WANDB_MODE", "dryrun")  # what wandb leaves behind for a sweep's next job
+    monkeypatch.delenv("SANDWICH_SWEEP_STAMP", raising=False)  # a single run, not a sweep's job
     extra = ["logger=wandb", f"logger.save_dir={tmp_path}"] + ([f"logger.group={group}"] if group else [])
     tiny = [o for o in TINY_SANDWICH + TINY if not o.startswith("logger=")]
     cfg = compose_cfg("train", ["experiment=sandwich_sr", f"data.root={train_folders['sr']}", f"run_dir={tmp_path}", *tiny, *extra])
@@ -230,3 +234,17 @@ def test_wandb_runs_are_grouped_by_experiment_unless_a_group_is_given(compose_cf
         assert logger.experiment.offline
     finally:
         wandb.finish()
+
+
+def test_sweep_stamp_names_the_group_of_a_sweeps_jobs_unless_a_group_is_given(compose_cfg, monkeypatch):
+    from sandwich.train import SweepStamp, wandb_group
+
+    monkeypatch.setenv("SANDWICH_SWEEP_STAMP", "")  # so that teardown removes what the callback sets
+    monkeypatch.delenv("SANDWICH_SWEEP_STAMP")
+    cfg = compose_cfg("train", ["experiment=sandwich_sr"])
+    assert wandb_group(cfg) == "sandwich_sr"
+    SweepStamp().on_multirun_start(cfg)
+    group = wandb_group(cfg)
+    assert group.startswith("sandwich_sr-") and len(group) == len("sandwich_sr-20261130-144311")
+    cfg.logger.group = "ablation_7"
+    assert wandb_group(cfg) == "ablation_7"
