@@ -101,6 +101,7 @@ class ImageFolderData(L.LightningDataModule):
         crop: int = 256,
         batch_size: int = 8,
         val_fraction: float = 0.1,
+        val_images: list[str] | None = None,
         val_crop: int | None = None,
         samples_per_epoch: int = 2000,
         min_scale: float = 1.0,
@@ -112,6 +113,7 @@ class ImageFolderData(L.LightningDataModule):
         super().__init__()
         self.root, self.domain = Path(root), domain
         self.crop, self.batch_size, self.val_fraction = crop, batch_size, val_fraction
+        self.val_images_named = list(val_images) if val_images else None
         self.val_crop = val_crop or crop
         self.samples_per_epoch, self.min_scale = samples_per_epoch, min_scale
         self.num_workers, self.max_images, self.seed = num_workers, max_images, seed
@@ -120,10 +122,19 @@ class ImageFolderData(L.LightningDataModule):
         self.val_images: list[np.ndarray] = []
 
     def split(self) -> tuple[list[Path], list[Path]]:
-        """(validation, training) paths: a seeded carve of the folder, whatever the crop size."""
+        """(validation, training) paths: the files named in `val_images`, or else a seeded carve of
+        `val_fraction` of the folder, whatever the crop size."""
         paths = list_images(self.root)[: self.max_images]
         if len(paths) < 2:
             raise ValueError(f"{self.root}: need at least 2 images to carve a validation split")
+        if self.val_images_named:  # e.g. to hold out both photographs and panoramas
+            missing = sorted(set(self.val_images_named) - {p.name for p in paths})
+            if missing:
+                raise ValueError(f"{self.root}: val_images not in the folder: {', '.join(missing)}")
+            chosen = set(self.val_images_named)
+            if len(chosen) == len(paths):
+                raise ValueError(f"{self.root}: val_images leave no training image")
+            return [p for p in paths if p.name in chosen], [p for p in paths if p.name not in chosen]
         order = np.random.default_rng(self.seed).permutation(len(paths))
         n_val = max(1, round(self.val_fraction * len(paths)))
         return [paths[i] for i in sorted(order[:n_val])], [paths[i] for i in sorted(order[n_val:])]

@@ -30,12 +30,15 @@ from sandwich.model import Sandwich
 from sandwich.rd import front_quality_at
 
 
-def validation_crops(task: str, root: str | None = None, seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
-    """(image names, H×W×3 integer crops) of the validation split a `task` training run sees."""
+def validation_crops(
+    task: str, root: str | None = None, seed: int = 0, val_images: list[str] | None = None
+) -> tuple[list[str], list[np.ndarray]]:
+    """(image names, H×W×3 integer crops) of the validation split a `task` training run sees
+    (`val_images`: a run's `data.val_images`)."""
     data = OmegaConf.load(checkpoint.PROJECT_ROOT / "conf" / "data" / f"{task}_train.yaml")
     data = OmegaConf.to_container(OmegaConf.merge({"seed": seed}, {"data": data}), resolve=True)["data"]
     data.pop("_target_")
-    module = ImageFolderData(**{**data, "root": root or data["root"]})
+    module = ImageFolderData(**{**data, "root": root or data["root"], "val_images": val_images or data.get("val_images")})
     paths, _ = module.split()
     crops = CropDataset([load_for_domain(p, module.domain, module.scaling) for p in paths], module.val_crop, train=False)
     dtype = DOMAINS[module.domain][0]
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoints", nargs="+", help="shipped sandwich .pt files of one task")
     parser.add_argument("--factors", type=float, nargs="+", default=[2.0, 1.4, 1.0, 0.7, 0.5])
     parser.add_argument("--root", help="train folder (default: conf/data/<task>_train.yaml's)")
+    parser.add_argument("--val-images", nargs="+", metavar="NAME", help="the runs' data.val_images (default: the seeded carve)")
     parser.add_argument("--reference", nargs="+", default=[], help="files whose Pareto front each point is compared with")
     parser.add_argument("--heic", type=int, nargs="+", metavar="Q", help="8-bit HEIC at these qualities instead of JPEG")
     args = parser.parse_args(argv)
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     tasks = {model.task for model, _ in (*models.values(), *references.values())}
     if len(tasks) != 1:
         parser.error(f"the files mix tasks {sorted(tasks)}")
-    names, images = validation_crops(tasks.pop(), args.root)
+    names, images = validation_crops(tasks.pop(), args.root, val_images=args.val_images)
     print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
     reference = [row for model, meta in references.values() for row in score(model, meta, images, args.factors, args.heic)]
     front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))

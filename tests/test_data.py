@@ -25,6 +25,20 @@ def test_hdr_folder_split_crops_and_augmentation(tmp_path):
     assert torch.equal(val, next(iter(data.val_dataloader())))  # validation is deterministic
 
 
+def test_named_validation_images_replace_the_seeded_carve(tmp_path):
+    import pytest
+
+    for i in range(4):
+        write_png(tmp_path / f"{i}.png", synthetic_sr(30, 30, seed=i))
+    data = ImageFolderData(str(tmp_path), "sr8", crop=16, val_images=["3.png", "1.png"])
+    val, train = data.split()
+    assert [p.name for p in val] == ["1.png", "3.png"] and [p.name for p in train] == ["0.png", "2.png"]
+    with pytest.raises(ValueError, match="not in the folder: 9.png"):
+        ImageFolderData(str(tmp_path), "sr8", val_images=["9.png", "1.png"]).split()
+    with pytest.raises(ValueError, match="no training image"):
+        ImageFolderData(str(tmp_path), "sr8", val_images=[f"{i}.png" for i in range(4)]).split()
+
+
 def test_crops_cover_flips_and_rotations():
     image = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
     crops = CropDataset([image], crop=4, train=True, samples_per_epoch=64)

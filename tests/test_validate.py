@@ -24,6 +24,8 @@ def test_validation_crops_are_the_ones_training_validates_on(tmp_path):
     batches = [b[0].permute(1, 2, 0).numpy() for b in module.val_dataloader()]
     assert names == [p.name for p in module.val_paths] and len(crops) == len(batches) == 1
     assert crops[0].dtype == np.uint8 and np.array_equal(crops[0], batches[0].astype(np.uint8))
+    names, crops = validation_crops("sr", root=str(tmp_path), val_images=["0.png", "2.png"])  # a run's data.val_images
+    assert names == ["0.png", "2.png"] and len(crops) == 2
 
 
 def test_score_counts_the_real_files_and_measures_their_decodes(sr_image):
