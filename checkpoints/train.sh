@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|post_only|dequant|han|han_more}   (chains ran side by side)
+# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|post_only|dequant|han|han_more}   (chains ran side by side)
 # SR: `sr` (sessions 2 and 4) made the files committed at SESSION4; session 5's run folders were
 # gone, so `sr_1c` went on from those files and made today's. HDR: `hdr` (session 5).
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
@@ -18,6 +18,7 @@ HDR_STEPS=3000  # HDR stage 1 (session 5): λ=2e5 from scratch with colour_skip=
 SESSION5=5a9aae9    # the commit whose shipped SR files session 6 fine-tuned on 256² crops (sr_crop256)
 SESSION6=66835ac    # the commit whose shipped SR files session 7 fine-tuned with step jitter (sr_jitter)
 SESSION7=e30fbf5    # the commit whose shipped SR files session 8 fine-tuned through shaped tables (sr_shaped)
+SESSION10=124f2d8   # the commit whose shipped SR files (session 8's) session 11 fine-tuned further (sr_post2)
 HAN_SESSION4=b3e6209  # the commit of the han.pt that session 6 continued from (han_more)
 
 committed_file() {  # commit path-in-checkpoints/ -> a copy of that file as committed then
@@ -112,6 +113,20 @@ case "${1:-}" in
         checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
     done
     ;;
+  sr_post2)  # session 11: session 8's λ files, 1000 more post-processor-only steps through the same shaped tables
+    # (lr 1e-4, ×0.1 at step 800; pre-processor and Δ frozen, so every bottleneck and rate stays). The runs started
+    # from the files in checkpoints/ at commit 124f2d8, which committed_file extracts byte for byte.
+    for spec in ${SR_POST2:-400:18.96 150:11.22 50:6.56 20:4.50}; do
+      lmbda=${spec%%:*} delta=${spec#*:}
+      start=$(committed_file $SESSION10 sandwich_sr/lambda_$lmbda.pt)
+      fresh logs/train/sr_post_s11/lmbda_$lmbda.0
+      $PY -m sandwich.train experiment=sandwich_sr name=sr_post_s11 ${COMMON/data.crop=128/data.crop=256} \
+        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.freeze_pre=true \
+        model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
+      $PY -m sandwich.export logs/train/sr_post_s11/lmbda_$lmbda.0/checkpoints/last.ckpt \
+        checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
+    done
+    ;;
   sr_jitter)  # session 7: session-6 λ files, 500 more 256² steps, each batch coded at Δ·f, f in [1/2, 2] (the Δ′ sweep)
     for spec in ${SR_JITTER:-400:19.27 150:11.55 50:6.97}; do
       lmbda=${spec%%:*} delta=${spec#*:}
@@ -160,5 +175,5 @@ case "${1:-}" in
     $PY -m sandwich.export logs/train/han_pp2_s6/checkpoints/last.ckpt checkpoints/han.pt \
       --stage1 logs/train/han_pp_s6/checkpoints/last.ckpt
     ;;
-  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|post_only|dequant|han|han_more}" >&2; exit 2 ;;
+  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|post_only|dequant|han|han_more}" >&2; exit 2 ;;
 esac
