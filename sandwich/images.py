@@ -2,9 +2,9 @@
 
 Accepted: OpenEXR, Radiance .hdr and PFM (linear float RGB), 16-bit PNG/TIFF, 8-bit PNG/JPEG (and
 8-bit TIFF). Anything else, and files with no positive value or that cannot be read, raise
-`ImageError` naming the file and the reason. NaN/Inf samples are replaced with a warning. Alpha is dropped with a warning; a grayscale
-file (one channel, e.g. a luminance-only EXR, or gray + alpha) becomes R = G = B with a warning,
-since every codec here takes RGB.
+`ImageError` naming the file and the reason. Each with a warning: NaN/Inf samples are replaced,
+alpha is dropped, and a gray file (one channel, e.g. a luminance-only EXR, or gray + alpha)
+becomes R = G = B, since every codec here takes RGB.
 
 HDR task: linear files are scaled to absolute luminance (by default the 99.5th-percentile
 luminance maps to 1000 cd/m²) and PQ-encoded to uint16; 16-bit PNG/TIFF are taken as they are
@@ -103,7 +103,7 @@ def _to_rgb(path, image: np.ndarray, bgr: bool) -> np.ndarray:
     if image.shape[2] in (1, 2):  # gray (+ alpha)
         warnings.warn(f"{path}: grayscale, coded as R = G = B", stacklevel=3)
         return np.ascontiguousarray(np.repeat(image[..., :1], 3, axis=2))
-    if image.shape[2] != 4 and image.shape[2] != 3:
+    if image.shape[2] not in (3, 4):
         raise ImageError(path, f"{image.shape[2]} channels; RGB or gray is required")
     image = image[..., :3]
     return np.ascontiguousarray(image[..., ::-1] if bgr else image)

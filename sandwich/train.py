@@ -2,9 +2,10 @@
 
 Thin Hydra entry point: data, model, callbacks, logger and trainer come from conf/. A λ sweep is
 `-m model.lmbda=a,b,c,d`; each job ends its own W&B run, and the jobs of one sweep share a W&B
-group, `<experiment>-<sweep start time>` (a single run's group: `<experiment>`). Re-running the same command with `ckpt_path=last` resumes from the run folder's last
-checkpoint; `init_from=PATH` instead starts a new run from another run's weights (fine-tuning
-the other λ of a sweep from one well-trained model).
+group, `<experiment>-<sweep start time>` (a single run's group: `<experiment>`). Re-running the
+same command with `ckpt_path=last` resumes from the run folder's last checkpoint;
+`init_from=PATH` instead starts a new run from another run's weights (fine-tuning the other λ of
+a sweep from one well-trained model).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ SWEEP_STAMP = "SANDWICH_SWEEP_STAMP"
 
 class SweepStamp(Callback):
     """Hydra callback (conf/hydra/default.yaml): stamps a multirun with its start time, once, in
-    the launching process's environment, which its jobs inherit (in-process, or in SLURM jobs
-    that submitit starts), so that they share one W&B group and two sweeps of an experiment
-    do not."""
+    the launching process's environment, which its jobs inherit (the basic launcher runs them
+    in-process; sbatch passes the environment to submitit's SLURM jobs by default), so that they
+    share one W&B group and two sweeps of an experiment do not."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         os.environ[SWEEP_STAMP] = time.strftime("%Y%m%d-%H%M%S")
