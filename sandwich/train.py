@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import hydra
 import lightning as L
@@ -29,10 +30,16 @@ class SweepStamp(Callback):
     """Hydra callback (conf/hydra/default.yaml): stamps a multirun with its start time, once, in
     the launching process's environment, which its jobs inherit (the basic launcher runs them
     in-process; sbatch passes the environment to submitit's SLURM jobs by default), so that they
-    share one W&B group and two sweeps of an experiment do not."""
+    share one W&B group and two sweeps of an experiment do not. It also keeps the sweep's
+    definition as `<runs_root>/multirun-<stamp>.yaml`: Hydra's own `multirun.yaml` there is
+    overwritten by the next sweep."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        os.environ[SWEEP_STAMP] = time.strftime("%Y%m%d-%H%M%S")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        os.environ[SWEEP_STAMP] = stamp
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(config, sweep_dir / f"multirun-{stamp}.yaml")
 
 
 def wandb_group(cfg: DictConfig) -> str:

@@ -215,6 +215,9 @@ def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_gr
     assert len(runs) == 2 and runs[0].parent.name[-8:] != runs[1].parent.name[-8:]
     groups = [set(re.findall(rb"sandwich_sr-\d{8}-\d{6}", run.read_bytes())) for run in runs]
     assert len(groups[0]) == 1 and groups[0] == groups[1], groups
+    (kept,) = (tmp_path / "train").glob("multirun-*.yaml")  # the sweep's definition, by its stamp
+    assert kept.name == f"multirun-{groups[0].pop().decode().removeprefix('sandwich_sr-')}.yaml"
+    assert "model.lmbda=10,20" in kept.read_text()
 
 
 @pytest.mark.parametrize("group, expected", [(None, "sandwich_sr"), ("ablation_7", "ablation_7")])
@@ -236,14 +239,19 @@ def test_wandb_runs_are_grouped_by_experiment_unless_a_group_is_given(compose_cf
         wandb.finish()
 
 
-def test_sweep_stamp_names_the_group_of_a_sweeps_jobs_unless_a_group_is_given(compose_cfg, monkeypatch):
+def test_sweep_stamp_names_the_group_of_a_sweeps_jobs_unless_a_group_is_given(compose_cfg, monkeypatch, tmp_path):
+    from omegaconf import open_dict
+
     from sandwich.train import SweepStamp, wandb_group
 
     monkeypatch.setenv("SANDWICH_SWEEP_STAMP", "")  # so that teardown removes what the callback sets
     monkeypatch.delenv("SANDWICH_SWEEP_STAMP")
     cfg = compose_cfg("train", ["experiment=sandwich_sr"])
     assert wandb_group(cfg) == "sandwich_sr"
+    with open_dict(cfg):  # what Hydra's own config carries in a multirun
+        cfg.hydra = {"sweep": {"dir": str(tmp_path)}}
     SweepStamp().on_multirun_start(cfg)
+    assert len(list(tmp_path.glob("multirun-*.yaml"))) == 1
     group = wandb_group(cfg)
     assert group.startswith("sandwich_sr-") and len(group) == len("sandwich_sr-20261130-144311")
     cfg.logger.group = "ablation_7"
