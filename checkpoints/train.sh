@@ -49,6 +49,21 @@ finetune() {  # task stage1_lmbda lmbda step_init file_lmbda   (START: the check
     checkpoints/sandwich_$1/lambda_$5.pt --stage1 $start
 }
 
+shaped_post() {  # run_name start_commit "schedule overrides" λ:Δ ...   (post-processor only, shaped tables, 256², jitter)
+  local name=$1 commit=$2 schedule=$3 spec lmbda delta start
+  shift 3
+  for spec in "$@"; do
+    lmbda=${spec%%:*} delta=${spec#*:}
+    start=$(committed_file $commit sandwich_sr/lambda_$lmbda.pt)
+    fresh logs/train/$name/lmbda_$lmbda.0
+    $PY -m sandwich.train experiment=sandwich_sr name=$name ${COMMON/data.crop=128/data.crop=256} \
+      model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.freeze_pre=true \
+      $schedule init_from=$start
+    $PY -m sandwich.export logs/train/$name/lmbda_$lmbda.0/checkpoints/last.ckpt \
+      checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
+  done
+}
+
 case "${1:-}" in
   hdr)  # session 5: colour maps from the YCbCr pair (conf/experiment/sandwich_hdr.yaml), trained from scratch
     stage1=logs/train/sandwich_hdr_ycc/lmbda_200000.0
@@ -102,30 +117,14 @@ case "${1:-}" in
     # (model.tilt=1.0 model.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables").
     # Only the post-processor trains (model.freeze_pre=true): pre-processor and Δ stay the session-7 file's. Trained jointly,
     # the same 500 steps lost 0.1–1 dB at equal rate even against the flat session-7 files (checkpoints/README.md).
-    for spec in ${SR_SHAPED:-400:18.96 150:11.22 50:6.56 20:4.50}; do
-      lmbda=${spec%%:*} delta=${spec#*:}
-      start=$(committed_file $SESSION7 sandwich_sr/lambda_$lmbda.pt)
-      fresh logs/train/sr_shaped/lmbda_$lmbda.0
-      $PY -m sandwich.train experiment=sandwich_sr name=sr_shaped ${COMMON/data.crop=128/data.crop=256} \
-        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.freeze_pre=true \
-        model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 init_from=$start
-      $PY -m sandwich.export logs/train/sr_shaped/lmbda_$lmbda.0/checkpoints/last.ckpt \
-        checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
-    done
+    shaped_post sr_shaped $SESSION7 "model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250" \
+      ${SR_SHAPED:-400:18.96 150:11.22 50:6.56 20:4.50}
     ;;
   sr_post2)  # session 11: session 8's λ files, 1000 more post-processor-only steps through the same shaped tables
     # (lr 1e-4, ×0.1 at step 800; pre-processor and Δ frozen, so every bottleneck and rate stays). The runs started
     # from the files in checkpoints/ at commit 124f2d8, which committed_file extracts byte for byte.
-    for spec in ${SR_POST2:-400:18.96 150:11.22 50:6.56 20:4.50}; do
-      lmbda=${spec%%:*} delta=${spec#*:}
-      start=$(committed_file $SESSION10 sandwich_sr/lambda_$lmbda.pt)
-      fresh logs/train/sr_post_s11/lmbda_$lmbda.0
-      $PY -m sandwich.train experiment=sandwich_sr name=sr_post_s11 ${COMMON/data.crop=128/data.crop=256} \
-        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.freeze_pre=true \
-        model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
-      $PY -m sandwich.export logs/train/sr_post_s11/lmbda_$lmbda.0/checkpoints/last.ckpt \
-        checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
-    done
+    shaped_post sr_post_s11 $SESSION10 "model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500" \
+      ${SR_POST2:-400:18.96 150:11.22 50:6.56 20:4.50}
     ;;
   sr_jitter)  # session 7: session-6 λ files, 500 more 256² steps, each batch coded at Δ·f, f in [1/2, 2] (the Δ′ sweep)
     for spec in ${SR_JITTER:-400:19.27 150:11.55 50:6.97}; do
