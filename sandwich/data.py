@@ -128,10 +128,10 @@ class ImageFolderData(L.LightningDataModule):
         if len(paths) < 2:
             raise ValueError(f"{self.root}: need at least 2 images to carve a validation split")
         if self.val_images_named:  # e.g. to hold out both photographs and panoramas
-            missing = sorted(set(self.val_images_named) - {p.name for p in paths})
+            chosen = set(self.val_images_named)
+            missing = sorted(chosen - {p.name for p in paths})
             if missing:
                 raise ValueError(f"{self.root}: val_images not in the folder: {', '.join(missing)}")
-            chosen = set(self.val_images_named)
             if len(chosen) == len(paths):
                 raise ValueError(f"{self.root}: val_images leave no training image")
             return [p for p in paths if p.name in chosen], [p for p in paths if p.name not in chosen]
