@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|post_only|dequant|han|han_more}   (chains ran side by side)
+# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|sr_gpu|sr_gpu2|post_only|dequant|han|han_more}   (chains ran side by side)
 # SR: `sr` (sessions 2 and 4) made the files committed at SESSION4; session 5's run folders were
 # gone, so `sr_1c` went on from those files and made today's. HDR: `hdr` (session 5).
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SANDWICH_DATA="${SANDWICH_DATA:-../shared/data}" WANDB_MODE="${WANDB_MODE:-offline}"
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}
 COMMON="threads=1 data.crop=128 trainer.enable_progress_bar=false"
 STAGE1_STEPS=2500   # SR stage 1 (session 2): lr 5e-4 without a drop
 declare -A LONG_STEPS=([sr]=2000)  # SR stage 1b (session 4): the same λ continued (Δ restarts), lr 5e-4, no drop
@@ -19,6 +19,7 @@ SESSION5=5a9aae9    # the commit whose shipped SR files session 6 fine-tuned on 
 SESSION6=66835ac    # the commit whose shipped SR files session 7 fine-tuned with step jitter (sr_jitter)
 SESSION7=e30fbf5    # the commit whose shipped SR files session 8 fine-tuned through shaped tables (sr_shaped)
 SESSION10=124f2d8   # the commit whose shipped SR files (session 8's) session 11 fine-tuned further (sr_post2)
+SESSION11=5e8dd17   # the commit whose shipped SR files (session 11's) session 12 trained on a GPU (sr_gpu)
 HAN_SESSION4=b3e6209  # the commit of the han.pt that session 6 continued from (han_more)
 
 committed_file() {  # commit path-in-checkpoints/ -> a copy of that file as committed then
@@ -62,6 +63,32 @@ shaped_post() {  # run_name start_commit "schedule overrides" λ:Δ ...   (post-
     $PY -m sandwich.export logs/train/$name/lmbda_$lmbda.0/checkpoints/last.ckpt \
       checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
   done
+}
+
+gpu_run() {  # name lmbda step_init start_lmbda overrides...   (one GPU run for a wall-clock budget, from session 11's file)
+  local name=$1 lmbda=$2 delta=$3 start=${SR_GPU_INIT_DIR:-}
+  start=${start:+$start/lambda_$4.pt}  # SR_GPU_INIT_DIR: a folder holding those files (a machine without git history)
+  start=${start:-$(committed_file $SESSION11 sandwich_sr/lambda_$4.pt)}
+  shift 4
+  fresh logs/train/$name/lmbda_$lmbda
+  # batch 16 of 256², shaped tables, step jitter 2; lr ×0.1 at 80 % of trainer.max_time
+  $PY -m sandwich.train experiment=sandwich_sr name=$name trainer=${SR_GPU_TRAINER:-gpu} threads=3 logger=csv \
+    data.crop=256 data.batch_size=${SR_GPU_BATCH:-16} trainer.enable_progress_bar=false trainer.max_steps=1000000 \
+    +trainer.max_time=${SR_GPU_TIME:-00:00:07:00} trainer.val_check_interval=${SR_GPU_VAL:-1000} \
+    callbacks.checkpoint.every_n_train_steps=2000 model.lmbda=$lmbda model.step_init=$delta \
+    model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 "$@" init_from=$start
+  $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt "$out/${name}_$lmbda.pt" --stage1 $start
+}
+
+gpu_runs() {  # "gpu_run arguments" ...   (side by side on the one GPU; logs and exported files in SR_GPU_OUT)
+  local out=${SR_GPU_OUT:-logs/sr_gpu} spec failed=0 job
+  mkdir -p "$out"
+  for spec in "$@"; do
+    set -- $spec
+    gpu_run "$@" > "$out/$1_$2.log" 2>&1 &
+  done
+  for job in $(jobs -p); do wait "$job" || failed=$((failed + 1)); done
+  (( failed == 0 )) || { echo "$failed GPU runs failed: see $out/*.log" >&2; exit 1; }
 }
 
 case "${1:-}" in
@@ -126,6 +153,18 @@ case "${1:-}" in
     shaped_post sr_post_s11 $SESSION10 "model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500" \
       ${SR_POST2:-400:18.96 150:11.22 50:6.56 20:4.50}
     ;;
+  sr_gpu)  # session 12, on one NVIDIA H200 (a 15-minute lease): four 7-minute runs side by side on the one GPU
+    # the post-processor alone (the bottlenecks and rates stay), and pre + post + Δ together with the rate
+    # surrogate on the unquantized coefficients (session 9's best joint setting), at λ = 400 and at a lower rate
+    gpu_runs "sr_gpu_post 400.0 18.96 400 model.freeze_pre=true model.lr=1e-4" \
+      "sr_gpu_post 150.0 11.22 150 model.freeze_pre=true model.lr=1e-4" \
+      "sr_gpu_joint 400.0 18.96 400 model.rate_input=unquantized model.lr=2e-4" \
+      "sr_gpu_joint 1000.0 34.0 400 model.rate_input=unquantized model.lr=2e-4"
+    ;;
+  sr_gpu2)  # session 12, the same lease's last minutes (SR_GPU_TIME=00:00:02:30): the joint setting at λ = 150 and 50
+    gpu_runs "sr_gpu_joint 150.0 11.22 150 model.rate_input=unquantized model.lr=2e-4" \
+      "sr_gpu_joint 50.0 6.56 50 model.rate_input=unquantized model.lr=2e-4"
+    ;;
   sr_jitter)  # session 7: session-6 λ files, 500 more 256² steps, each batch coded at Δ·f, f in [1/2, 2] (the Δ′ sweep)
     for spec in ${SR_JITTER:-400:19.27 150:11.55 50:6.97}; do
       lmbda=${spec%%:*} delta=${spec#*:}
@@ -174,5 +213,5 @@ case "${1:-}" in
     $PY -m sandwich.export logs/train/han_pp2_s6/checkpoints/last.ckpt checkpoints/han.pt \
       --stage1 logs/train/han_pp_s6/checkpoints/last.ckpt
     ;;
-  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|post_only|dequant|han|han_more}" >&2; exit 2 ;;
+  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|sr_gpu|sr_gpu2|post_only|dequant|han|han_more}" >&2; exit 2 ;;
 esac

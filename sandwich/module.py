@@ -17,6 +17,7 @@ import logging
 import math
 
 import lightning as L
+from lightning.pytorch.callbacks import Timer
 import numpy as np
 import torch
 from torch import nn
@@ -228,13 +229,24 @@ def log_validation(module: L.LightningModule) -> dict[str, float]:
 
 
 def adam_with_drop(module: L.LightningModule, groups: list[dict], lr_drop: float):
-    """Adam whose learning rates drop ×0.1 at `lr_drop` of max_steps (when max_steps is set)."""
+    """Adam whose learning rates drop ×0.1 at `lr_drop` of max_steps, or of the trainer's max_time
+    when that comes first (a wall-clock budget on a machine whose speed is not known beforehand)."""
     optimizer = torch.optim.Adam(groups)
-    total = module.trainer.max_steps if module.trainer and module.trainer.max_steps > 0 else None
-    if not total:
+    trainer = module.trainer
+    total = trainer.max_steps if trainer and trainer.max_steps > 0 else None
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None) if trainer else None
+    budget = timer.time_remaining() + timer.time_elapsed() if timer and timer.time_remaining() is not None else None
+    if not total and budget is None:
         return optimizer
-    drop = max(1, math.floor(lr_drop * total))
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[drop], gamma=0.1)
+    drop_step = max(1, math.floor(lr_drop * total)) if total else math.inf
+    if budget is None:
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[drop_step], gamma=0.1)
+    else:
+
+        def factor(step: int) -> float:  # the timer's elapsed time survives a resume (Timer is checkpointed)
+            return 0.1 if step >= drop_step or timer.time_elapsed() >= lr_drop * budget else 1.0
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 

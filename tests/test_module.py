@@ -6,12 +6,15 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from types import SimpleNamespace
+
+from lightning.pytorch.callbacks import Timer
 from conftest import synthetic_linear, synthetic_sr
 
 from sandwich.images import linear_to_pq16
 from sandwich.callbacks import Throughput
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
-from sandwich.module import SandwichModule
+from sandwich.module import SandwichModule, adam_with_drop
 from sandwich.proxy import to_uint8_images
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
@@ -131,3 +134,30 @@ def test_loss_is_mse_plus_lambda_times_the_real_bits_per_sample():
     expected = (mse + 50 * real_bits / (3 * 32 * 40)).mean()  # range penalty: 0 inside [0, 255]
     assert stats["range_penalty"].item() == 0 and loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert stats["bpp"].item() == pytest.approx(5000 / (32 * 40))
+
+
+def _lr_after(optimizer, scheduler) -> float:
+    optimizer.step()
+    scheduler.step()
+    return optimizer.param_groups[0]["lr"]
+
+
+def test_lr_drops_at_the_fraction_of_max_steps_without_a_time_budget():
+    trainer = SimpleNamespace(max_steps=10, callbacks=[])
+    setup = adam_with_drop(SimpleNamespace(trainer=trainer), [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1.0}], 0.5)
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert [_lr_after(optimizer, scheduler) for _ in range(6)] == pytest.approx([1, 1, 1, 1, 0.1, 0.1])
+
+
+def test_lr_drops_at_the_fraction_of_max_time_when_that_comes_first(monkeypatch):
+    timer = Timer(duration={"seconds": 100})
+    elapsed = [30.0]  # a resumed run: the budget still counts from the first start
+    monkeypatch.setattr(timer, "time_elapsed", lambda stage="train": elapsed[0])
+    trainer = SimpleNamespace(max_steps=1000, callbacks=[timer])
+    setup = adam_with_drop(SimpleNamespace(trainer=trainer), [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 1.0}], 0.8)
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert _lr_after(optimizer, scheduler) == 1.0
+    elapsed[0] = 79.0
+    assert _lr_after(optimizer, scheduler) == 1.0
+    elapsed[0] = 80.0
+    assert _lr_after(optimizer, scheduler) == pytest.approx(0.1)

@@ -66,6 +66,16 @@ def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path):
     assert second.train_dataloader.dataset.seed == [0, 0, 4]  # new crops from the restored step on
 
 
+def test_a_time_budget_trains_saves_and_resumes(compose_cfg, train_folders, tmp_path):
+    # trainer.max_time (a GPU run of unknown speed): the lr schedule also follows the budget
+    extra = ["trainer.max_steps=3", "+trainer.limit_val_batches=0", "+trainer.max_time='00:00:10:00'"]
+    first = train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path, extra))
+    assert first.global_step == 3 and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert isinstance(first.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.LambdaLR)
+    more = ["trainer.max_steps=5", "+trainer.limit_val_batches=0", "+trainer.max_time='00:00:10:00'", "ckpt_path=last"]
+    assert train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path, more)).global_step == 5
+
+
 def test_last_checkpoint_holds_the_final_step_between_periodic_saves(compose_cfg, train_folders, tmp_path):
     extra = ["trainer.max_steps=3", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
     trainer = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
