@@ -73,7 +73,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             if im.mode in ("L", "LA", "1"):
-                warnings.warn(f"{path}: grayscale, coded as R = G = B", stacklevel=2)
+                _warn_gray(path, stacklevel=3)
             image = np.asarray(im.convert("RGB"))
     except ImageError:
         raise
@@ -95,13 +95,17 @@ def _finite(path, image: np.ndarray) -> np.ndarray:
     return np.where(np.isposinf(image), finite.max(), np.where(bad, 0.0, image)).astype(np.float32)
 
 
+def _warn_gray(path, stacklevel: int) -> None:
+    warnings.warn(f"{path}: grayscale, coded as R = G = B", stacklevel=stacklevel)
+
+
 def _to_rgb(path, image: np.ndarray, bgr: bool) -> np.ndarray:
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[2] in (2, 4):
         warnings.warn(f"{path}: alpha channel dropped", stacklevel=3)
     if image.shape[2] in (1, 2):  # gray (+ alpha)
-        warnings.warn(f"{path}: grayscale, coded as R = G = B", stacklevel=3)
+        _warn_gray(path, stacklevel=4)
         return np.ascontiguousarray(np.repeat(image[..., :1], 3, axis=2))
     if image.shape[2] not in (3, 4):
         raise ImageError(path, f"{image.shape[2]} channels; RGB or gray is required")
