@@ -1,7 +1,8 @@
 """Device-machine setup (checkpoints/gpu/pack.sh packs .dev/): the SR train images, carried as
 lossless WebP (pixel-identical to the shared PNGs; the JPEGs as they are), back into
 DATA/sr/train as PNG and JPEG under their own names (so the seeded validation carve is the same),
-and the xz'd start checkpoints into checkpoints/sandwich_sr/ (the files committed at 5e8dd17)."""
+and the xz'd start checkpoints back into checkpoints/sandwich_sr/ (session 12's runs: the files
+committed at 5e8dd17), printing each file's SHA-256."""
 
 import hashlib
 import lzma
