@@ -235,7 +235,8 @@ def adam_with_drop(module: L.LightningModule, groups: list[dict], lr_drop: float
     trainer = module.trainer
     total = trainer.max_steps if trainer and trainer.max_steps > 0 else None
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None) if trainer else None
-    budget = timer.time_remaining() + timer.time_elapsed() if timer and timer.time_remaining() is not None else None
+    remaining = timer.time_remaining() if timer else None  # None: a Timer without a duration
+    budget = None if remaining is None else remaining + timer.time_elapsed()  # the whole budget, also on resume
     if not total and budget is None:
         return optimizer
     drop_step = max(1, math.floor(lr_drop * total)) if total else math.inf

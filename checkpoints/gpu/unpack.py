@@ -10,20 +10,14 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 dest = Path(sys.argv[1]) / "sr" / "train"
 dest.mkdir(parents=True, exist_ok=True)
 for f in sorted(Path(".dev/data/sr/train").iterdir()):
     if f.suffix == ".webp":
-        try:
-            pixels = np.asarray(Image.open(f).convert("RGB"))
-        except OSError:  # a Pillow built without WebP
-            import cv2
-
-            pixels = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        Image.fromarray(pixels).save(dest / (f.stem + ".png"), compress_level=1)
+        with Image.open(f) as image:
+            image.convert("RGB").save(dest / (f.stem + ".png"), compress_level=1)
     else:
         shutil.copy(f, dest / f.name)
 print(len(list(dest.iterdir())), "train images in", dest)
