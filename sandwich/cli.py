@@ -31,18 +31,23 @@ def method_names() -> list[str]:
     return sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
 
 
-def build_method(name: str):
-    """The method as `conf/method/NAME.yaml` composes it (what the evaluator runs)."""
+def method_config(name: str):
+    """`conf/method/NAME.yaml` as the evaluator composes it (codec defaults merged in)."""
     if name not in method_names():
         raise UserError(f"unknown method {name!r}; `sandwich methods` lists them", EXIT_USAGE)
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.utils import instantiate
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("eval", overrides=[f"method={name}"])
-    return instantiate(cfg.method, _convert_="all")
+        return compose("eval", overrides=[f"method={name}"]).method
+
+
+def build_method(name: str):
+    """The method as `conf/method/NAME.yaml` composes it (what the evaluator runs)."""
+    from hydra.utils import instantiate
+
+    return instantiate(method_config(name), _convert_="all")
 
 
 def embedded_header(data: bytes) -> bytes | None:

@@ -2,31 +2,31 @@
 folder, never the test set: `python -m sandwich.validate FILE.pt [...] [--factors 2 1.4 1 0.7]`.
 
 The split and its centre crops are the training runs' own (conf/data/<task>_train.yaml, seed 0).
-Each file codes them with the real JPEG (its own step tables) at Δ′ = round(f·learned Δ), as its
-validation does; one line per point gives the rate of the whole files and the PSNR. Comparing checkpoints or
-schedules this way, at equal rate, leaves the test set to `make bench`. `--reference OLD.pt ...`
+Each file codes them as `make bench` codes the test images: `sandwich_<task>_jpeg`'s codec (with
+the file's own step tables) at Δ′ = round(f·learned Δ), the project header inside; one line per
+point gives the rate of the whole files and the PSNR. Comparing checkpoints or schedules this way,
+at equal rate, leaves the test set to `make bench`. `--reference OLD.pt ...`
 adds each point's gain over the reference files' Pareto front at the same rate (pchip in log rate;
 blank outside its range). `--heic Q ...` codes the same bottlenecks with 8-bit HEIC at those
-qualities instead, as `sandwich_<task>_heic` does, since the same weights serve both codecs.
+qualities instead, with `sandwich_<task>_heic`'s codec, since the same weights serve both codecs.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
 
 from sandwich import checkpoint
+from sandwich.cli import method_config
 from sandwich.codecs.base import DOMAINS
-from sandwich.codecs.heic import HEIC
-from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.data import CropDataset, ImageFolderData
 from sandwich.images import load_for_domain
-from sandwich.method import swept_steps
+from sandwich.method import SandwichMethod
 from sandwich.metrics import psnr
-from sandwich.model import Sandwich
 from sandwich.rd import front_quality_at
 
 
@@ -46,31 +46,40 @@ def validation_crops(
     return [p.name for p in paths], images
 
 
-# the colour handling of the HEIC that `sandwich_<task>_heic` codes the bottleneck with
-# (conf/method/sandwich_hdr_heic.yaml: heic_rgb; sandwich_sr_heic.yaml: heic)
-HEIC_RGB = {"hdr": True, "sr": False}
+def file_method(path: str | Path, factors: list[float], heic: list[int] | None = None) -> SandwichMethod:
+    """One shipped file as the bench codes it: `sandwich_<task>_jpeg`'s codec (with the file's own
+    step tables, should they differ) swept over Δ′ = round(f·learned Δ), or `sandwich_<task>_heic`'s
+    at the qualities in `heic`."""
+    from hydra.utils import instantiate
+
+    model, meta = checkpoint.load(path)
+    codec = method_config(f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}").codec
+    if not heic:  # a file trained for other tables than the shipped ones is scored with its own
+        codec.tilt, codec.chroma = model.proxy.tilt, model.proxy.chroma
+    key = f"lambda_{meta.get('lmbda', 0):g}"  # as conf/method names the shipped files (the header carries it)
+    return SandwichMethod(
+        f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}", instantiate(codec, _convert_="all"),
+        {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic,
+    )  # fmt: skip
 
 
-def score(model: Sandwich, meta: dict, images: list[np.ndarray], factors: list[float], heic: list[int] | None = None) -> list[dict]:
-    """One row per Δ′ = round(f·learned Δ), or per HEIC quality in `heic`: bpp of the real files
-    and their mean PSNR."""
-    if heic:
-        codec = HEIC(bits=8, rgb=HEIC_RGB[model.task])
-        key, settings, encode, decode = "quality", heic, codec.encode, codec.decode
-    else:  # the proxy's own tables and colour handling, as training validation codes them
-        key, settings, encode, decode = "step", swept_steps(meta["learned_step"], factors), model.proxy.encode, decode_jpeg8
-    bottlenecks = [model.encode_image(image) for image in images]  # one pre-processor pass per image
+def score(method: SandwichMethod, images: list[np.ndarray]) -> list[dict]:
+    """One row per rate point of a one-file method: bpp of the whole files (header included) and
+    their mean PSNR, decoded as the bench decodes them."""
+    (key, model), = method.models.items()
     pixels = sum(image.shape[0] * image.shape[1] for image in images)
-    rows = []
-    for setting in settings:
-        bits, psnrs = 0, []
-        for image, bottleneck in zip(images, bottlenecks):
-            data = encode(bottleneck, setting)
-            restored = model.decode_image(decode(data), *image.shape[:2], image.dtype)
-            bits += 8 * len(data)
-            psnrs.append(psnr(image, restored, model.peak))
-        rows.append({"lmbda": meta.get("lmbda"), key: setting, "bpp": bits / pixels, "psnr": float(np.mean(psnrs))})
-    return rows
+    bits, psnrs = dict.fromkeys(method.rate_points, 0), {point: [] for point in method.rate_points}
+    for image in images:  # image by image, so that the method's cached bottleneck serves every point
+        for point in method.rate_points:
+            data = method.encode(image, point)
+            bits[point] += 8 * len(data)
+            psnrs[point].append(psnr(image, method.decode(data), model.peak))
+    setting = "quality" if method.codec.rate_param == "quality" else "step"
+    return [
+        {"lmbda": method.meta[key].get("lmbda"), setting: int(point.partition("/")[2]), "bpp": bits[point] / pixels,
+         "psnr": float(np.mean(psnrs[point]))}
+        for point in method.rate_points
+    ]  # fmt: skip
 
 
 def gain_over(front: tuple[np.ndarray, np.ndarray], row: dict) -> float | None:
@@ -90,17 +99,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heic", type=int, nargs="+", metavar="Q", help="8-bit HEIC at these qualities instead of JPEG")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    models = {path: checkpoint.load(path) for path in args.checkpoints}
-    references = {path: checkpoint.load(path) for path in args.reference}
-    tasks = {model.task for model, _ in (*models.values(), *references.values())}
+    methods = {path: file_method(path, args.factors, args.heic) for path in args.checkpoints}
+    references = [file_method(path, args.factors, args.heic) for path in args.reference]
+    tasks = {method.task for method in (*methods.values(), *references)}
     if len(tasks) != 1:
         parser.error(f"the files mix tasks {sorted(tasks)}")
     names, images = validation_crops(tasks.pop(), args.root, val_images=args.val_images)
     print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
-    reference = [row for model, meta in references.values() for row in score(model, meta, images, args.factors, args.heic)]
+    reference = [row for method in references for row in score(method, images)]
     front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
-    for path, (model, meta) in models.items():
-        for row in score(model, meta, images, args.factors, args.heic):
+    for path, method in methods.items():
+        for row in score(method, images):
             gain = gain_over(front, row) if reference else None
             versus = "" if gain is None else f"  {gain:+.3f} dB vs the reference at equal rate"
             setting = f"q={row['quality']:>3}" if args.heic else f"Δ′={row['step']:>3}"

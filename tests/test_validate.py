@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from sandwich import checkpoint
-from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.cli import build_method
 from sandwich.data import ImageFolderData
 from sandwich.images import write_png
 from sandwich.metrics import psnr
-from sandwich.validate import gain_over, score, validation_crops
+from sandwich.validate import file_method, gain_over, score, validation_crops
 from conftest import synthetic_sr
 
 SHIPPED_SR = checkpoint.PROJECT_ROOT / "checkpoints" / "sandwich_sr" / "lambda_20.pt"
@@ -28,17 +29,27 @@ def test_validation_crops_are_the_ones_training_validates_on(tmp_path):
     assert names == ["0.png", "2.png"] and len(crops) == 2
 
 
-def test_score_counts_the_real_files_and_measures_their_decodes(sr_image):
+def test_score_counts_the_bench_files_and_measures_their_decodes(sr_image):
     crop = sr_image[:40, :48]
-    model, meta = checkpoint.load(SHIPPED_SR)
-    rows = score(model, meta, [crop], [2.0, 1.0])
+    method = file_method(SHIPPED_SR, [2.0, 1.0])
+    bench = build_method("sandwich_sr_jpeg")  # the shipped file's λ key, as the bench codes the test images
+    meta = method.meta["lambda_20"]
     steps = sorted({max(1, round(meta["learned_step"] * f)) for f in (2.0, 1.0)}, reverse=True)
-    assert [r["step"] for r in rows] == steps
-    # the shipped model's own tables (flat or shaped) in YCbCr
-    data = encode_jpeg8(model.encode_image(crop), flat_step=steps[0], tilt=model.proxy.tilt, chroma=model.proxy.chroma)
-    restored = model.decode_image(decode_jpeg8(data), 40, 48, np.uint8)
-    assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, restored, 255)
+    rows = score(method, [crop])
+    assert [r["step"] for r in rows] == steps and all(r["lmbda"] == meta["lmbda"] for r in rows)
+    data = bench.encode(crop, f"lambda_20/{steps[0]}")
+    assert rows[0]["bpp"] == 8 * len(data) / (40 * 48)  # the whole file, header included
+    assert rows[0]["psnr"] == psnr(crop, bench.decode(data), 255)
     assert rows[0]["bpp"] < rows[1]["bpp"]  # the coarser step makes the smaller file
+
+
+def test_a_file_trained_for_other_tables_is_scored_with_its_own(tmp_path):
+    document = torch.load(SHIPPED_SR, weights_only=True)
+    document["model"].update(tilt=0.0, chroma=1.0)  # as a flat-table run would have trained it
+    torch.save(document, tmp_path / "flat.pt")
+    codec = file_method(tmp_path / "flat.pt", [1.0]).codec
+    assert (codec.tilt, codec.chroma) == (0.0, 1.0) and codec.subsampling == "444" and not codec.keep_rgb
+    assert (build_method("sandwich_sr_jpeg").codec.tilt, codec.table) == (1.0, "flat")  # the shipped ones differ
 
 
 def test_gain_over_the_reference_front_at_equal_rate():
@@ -49,18 +60,12 @@ def test_gain_over_the_reference_front_at_equal_rate():
     assert gain_over(reference, {"bpp": 0.2, "psnr": 31.0}) is None  # below the reference's range
 
 
-def test_heic_scores_the_files_the_heic_methods_make(sr_image, compose_cfg):
-    from sandwich.codecs.heic import HEIC
-    from sandwich.validate import HEIC_RGB
-
-    for task in HEIC_RGB:  # the same colour handling as sandwich_<task>_heic
-        codec = compose_cfg("eval", [f"method=sandwich_{task}_heic"]).method.codec
-        assert codec.rgb == HEIC_RGB[task] and codec.bits == 8 and codec.chroma == "444"
+def test_heic_scores_the_files_the_heic_method_makes(sr_image):
     crop = sr_image[:40, :48]
-    model, meta = checkpoint.load(SHIPPED_SR)
-    rows = score(model, meta, [crop], [1.0], heic=[50, 90])
-    data = HEIC(bits=8, rgb=False).encode(model.encode_image(crop), 50)
-    restored = model.decode_image(HEIC(bits=8).decode(data), 40, 48, np.uint8)
+    method = file_method(SHIPPED_SR, [1.0], heic=[50, 90])
+    bench = build_method("sandwich_sr_heic")
+    rows = score(method, [crop])
+    data = bench.encode(crop, "lambda_20/50")
     assert [r["quality"] for r in rows] == [50, 90]
-    assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, restored, 255)
+    assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, bench.decode(data), 255)
     assert rows[0]["bpp"] < rows[1]["bpp"] and rows[0]["psnr"] < rows[1]["psnr"]
