@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from sandwich.codecs.jpeg import decode_jpeg8
+from sandwich import nets
 from sandwich.nets import Processor, training_autocast
 from sandwich.proxy import RGB_TO_YCBCR, JPEGProxy, ste_floor, to_uint8_images
 from sandwich.resample import bicubic_down, lanczos_up
@@ -82,8 +83,11 @@ class Sandwich(nn.Module):
 
     def _residual(self, processor: Processor, x: torch.Tensor) -> torch.Tensor:
         """x + peak·processor(x/peak − 0.5): the networks see inputs in about [−0.5, 0.5]."""
-        with training_autocast(self, x.device.type, self.bf16):
-            correction = processor(x / self.peak - 0.5)
+        if not torch.is_grad_enabled() and x.shape[-2] * x.shape[-1] > nets.WHOLE_MAX_PIXELS:  # coding a large image
+            correction = nets.in_tiles(processor, x / self.peak - 0.5)
+        else:
+            with training_autocast(self, x.device.type, self.bf16):
+                correction = processor(x / self.peak - 0.5)
         return x + self.peak * correction.float()
 
     def bottleneck(self, source: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,30 @@ class UNet(nn.Module):
         return self.head(x)[..., :h, :w]
 
 
+# Inference on images above WHOLE_MAX_PIXELS runs tile by tile, so that peak memory follows the
+# tile, not the image (a 4-level U-Net holds ~50 fp32 channels per pixel at full resolution).
+# HALO exceeds the U-Net's receptive radius (at most 122 px for the paper's layout, measured by
+# the input gradient of single outputs) and keeps tiles on its 16-px pooling grid.
+TILE, HALO, WHOLE_MAX_PIXELS = 1024, 160, 2048 * 2048
+
+
+def in_tiles(fn, x: torch.Tensor, tile: int | None = None, halo: int | None = None) -> torch.Tensor:
+    """fn(x) for a local `fn` (receptive radius < halo), computed on tile² pieces of x (default
+    TILE, HALO), each with `halo` pixels of context on every side the image has; equal to fn of
+    the whole image up to float rounding."""
+    tile, halo = tile or TILE, halo or HALO
+    height, width = x.shape[-2:]
+    out = None
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            y0, x0 = max(0, top - halo), max(0, left - halo)
+            part = fn(x[..., y0 : top + tile + halo, x0 : left + tile + halo])
+            if out is None:
+                out = part.new_empty(*part.shape[:-2], height, width)
+            out[..., top : top + tile, left : left + tile] = part[..., top - y0 : top - y0 + tile, left - x0 : left - x0 + tile]
+    return out
+
+
 def training_autocast(module: nn.Module, device_type: str, bf16: bool):
     """bf16 autocast while `module` trains (about 2× faster U-Net steps on a CPU with bf16);
     evaluation and the shipped codecs always run fp32."""

@@ -1,11 +1,11 @@
-"""Pre/post-processor architecture: the paper's parameter counts, odd sizes, MLP-only start."""
+"""Pre/post-processor architecture: the paper's parameter counts, odd sizes, MLP-only start, tiles."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sandwich.nets import Processor, UNet, count_parameters
+from sandwich.nets import HALO, Processor, UNet, count_parameters, in_tiles
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,37 @@ def test_training_starts_as_mlp_only():
     assert torch.equal(net(x), net.mlp(x))
     net(x).sum().backward()
     assert net.scale.grad is not None and net.scale.grad.abs() > 0  # s can leave 0
+
+
+def _random_paper_processor(seed: int = 0) -> Processor:
+    """The paper's layout with every branch active: s = 1, He init (far context matters, as in a
+    trained U-Net; PyTorch's default init lets it fade to ~1e-7)."""
+    torch.manual_seed(seed)
+    net = Processor()
+    with torch.no_grad():
+        net.scale.fill_(1.0)
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    return net.eval()
+
+
+def test_halo_exceeds_the_unets_receptive_radius():
+    net = _random_paper_processor()
+    x = torch.randn(1, 3, 352, 352, requires_grad=True)
+    out = net(x)
+    for row, col in [(176, 176), (170, 163), (175, 175), (160, 160)]:  # every phase of the 16-px pooling grid
+        x.grad = None
+        out[0, 0, row, col].backward(retain_graph=True)
+        seen = (x.grad[0].abs().sum(0) > 0).nonzero()
+        radius = (seen - torch.tensor([row, col])).abs().max().item()
+        assert 64 < radius < HALO  # reaches far (a real U-Net), yet inside the halo
+
+
+def test_tiles_give_the_whole_image_pass():
+    net = _random_paper_processor()
+    x = torch.rand(1, 3, 300, 260) - 0.5
+    with torch.no_grad():
+        whole = net(x)
+        assert (in_tiles(net, x, tile=96, halo=HALO) - whole).abs().max() < 1e-5
+        assert (in_tiles(net, x, tile=96, halo=32) - whole).abs().max() > 1e-2  # context too short shows
