@@ -65,11 +65,11 @@ shaped_post() {  # run_name start_commit "schedule overrides" λ:Δ ...   (post-
   done
 }
 
-gpu_run() {  # name lmbda step_init start_lmbda overrides...   (one GPU run for a wall-clock budget, from session 11's file)
-  local name=$1 lmbda=$2 delta=$3 start=${SR_GPU_INIT_DIR:-}
-  start=${start:+$start/lambda_$4.pt}  # SR_GPU_INIT_DIR: a folder holding those files (a machine without git history)
-  start=${start:-$(committed_file $SESSION11 sandwich_sr/lambda_$4.pt)}
-  shift 4
+gpu_run() {  # out name lmbda step_init start_lmbda overrides...   (one GPU run for a wall-clock budget, from session 11's file)
+  local out=$1 name=$2 lmbda=$3 delta=$4 start=${SR_GPU_INIT_DIR:-}
+  start=${start:+$start/lambda_$5.pt}  # SR_GPU_INIT_DIR: a folder holding those files (a machine without git history)
+  start=${start:-$(committed_file $SESSION11 sandwich_sr/lambda_$5.pt)}
+  shift 5
   fresh logs/train/$name/lmbda_$lmbda
   # batch 16 of 256², shaped tables, step jitter 2; lr ×0.1 at 80 % of trainer.max_time
   $PY -m sandwich.train experiment=sandwich_sr name=$name trainer=${SR_GPU_TRAINER:-gpu} threads=3 logger=csv \
@@ -85,7 +85,7 @@ gpu_runs() {  # "gpu_run arguments" ...   (side by side on the one GPU; logs and
   mkdir -p "$out"
   for spec in "$@"; do
     set -- $spec
-    gpu_run "$@" > "$out/$1_$2.log" 2>&1 &
+    gpu_run "$out" "$@" > "$out/$1_$2.log" 2>&1 &
   done
   for job in $(jobs -p); do wait "$job" || failed=$((failed + 1)); done
   (( failed == 0 )) || { echo "$failed GPU runs failed: see $out/*.log" >&2; exit 1; }
