@@ -69,3 +69,14 @@ def test_heic_scores_the_files_the_heic_method_makes(sr_image):
     assert [r["quality"] for r in rows] == [50, 90]
     assert rows[0]["bpp"] == 8 * len(data) / (40 * 48) and rows[0]["psnr"] == psnr(crop, bench.decode(data), 255)
     assert rows[0]["bpp"] < rows[1]["bpp"] and rows[0]["psnr"] < rows[1]["psnr"]
+
+
+def test_the_command_prints_each_point_and_its_gain(tmp_path, capsys):
+    from sandwich.validate import main
+
+    for i in range(3):
+        write_png(tmp_path / f"{i}.png", synthetic_sr(48, 64, seed=i))
+    main([str(SHIPPED_SR), "--root", str(tmp_path), "--factors", "1", "0.5", "--reference", str(SHIPPED_SR)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("validation split: ") and len(lines) == 3
+    assert all("+0.000 dB vs the reference at equal rate" in line for line in lines[1:])  # a file against itself
