@@ -56,7 +56,7 @@ def file_method(path: str | Path, factors: list[float], heic: list[int] | None =
     codec = method_config(f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}").codec
     if not heic:  # a file trained for other tables than the shipped ones is scored with its own
         codec.tilt, codec.chroma = model.proxy.tilt, model.proxy.chroma
-    key = f"lambda_{meta.get('lmbda', 0):g}"  # as conf/method names the shipped files (the header carries it)
+    key = f"lambda_{meta.get('lmbda', 0):g}"  # like conf/method's keys (the header carries it: a few bytes)
     return SandwichMethod(
         f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}", instantiate(codec, _convert_="all"),
         {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic,
