@@ -7,7 +7,9 @@ the file's own step tables) at Δ′ = round(f·learned Δ), the project header 
 point gives the rate of the whole files and the PSNR. Comparing checkpoints or schedules this way,
 at equal rate, leaves the test set to `make bench`. `--reference OLD.pt ...`
 adds each point's gain over the reference files' Pareto front at the same rate (pchip in log rate;
-blank outside its range). `--heic Q ...` codes the same bottlenecks with 8-bit HEIC at those
+blank outside its range), and a last line the BD-PSNR and BD-rate of all given files' Pareto front
+against the reference front (as the bench's front would move if the files replaced the
+references). `--heic Q ...` codes the same bottlenecks with 8-bit HEIC at those
 qualities instead, with `sandwich_<task>_heic`'s codec, since the same weights serve both codecs.
 """
 
@@ -27,7 +29,7 @@ from sandwich.data import CropDataset, ImageFolderData
 from sandwich.images import load_for_domain
 from sandwich.method import SandwichMethod
 from sandwich.metrics import psnr
-from sandwich.rd import front_quality_at
+from sandwich.rd import bd, front_quality_at
 
 
 def validation_crops(
@@ -108,12 +110,27 @@ def main(argv: list[str] | None = None) -> None:
     print(f"validation split: {', '.join(names)} (centre crops up to {images[0].shape[0]}²)")
     reference = [row for method in references for row in score(method, images)]
     front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
+    rows = []
     for path, method in methods.items():
         for row in score(method, images):
+            rows.append(row)
             gain = gain_over(front, row) if reference else None
             versus = "" if gain is None else f"  {gain:+.3f} dB vs the reference at equal rate"
             setting = f"q={row['quality']:>3}" if args.heic else f"Δ′={row['step']:>3}"
             print(f"  {path}  λ={row['lmbda']}  {setting}  {row['bpp']:.4f} bpp  {row['psnr']:.3f} dB{versus}")
+    if reference:
+        print(front_summary(front, rows))
+
+
+def front_summary(reference: tuple[np.ndarray, np.ndarray], rows: list[dict]) -> str:
+    """BD-PSNR and BD-rate of the rows' Pareto front against the reference front."""
+    result = bd(reference, (np.array([r["bpp"] for r in rows]), np.array([r["psnr"] for r in rows])))
+    if result.bd_quality is None:
+        return f"front vs the reference front: no BD ({result.note})"
+    rate = "" if result.bd_rate is None else f", BD-rate {result.bd_rate:+.2f} %"
+    low, high = result.rate_overlap
+    return f"front vs the reference front: BD-PSNR {result.bd_quality:+.3f} dB{rate} over {low:.3f}–{high:.3f} bpp"
+
 
 if __name__ == "__main__":
     main()

@@ -78,5 +78,15 @@ def test_the_command_prints_each_point_and_its_gain(tmp_path, capsys):
         write_png(tmp_path / f"{i}.png", synthetic_sr(48, 64, seed=i))
     main([str(SHIPPED_SR), "--root", str(tmp_path), "--factors", "1", "0.5", "--reference", str(SHIPPED_SR)])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("validation split: ") and len(lines) == 3
-    assert all("+0.000 dB vs the reference at equal rate" in line for line in lines[1:])  # a file against itself
+    assert lines[0].startswith("validation split: ") and len(lines) == 4
+    assert all("+0.000 dB vs the reference at equal rate" in line for line in lines[1:3])  # a file against itself
+    assert lines[3].startswith("front vs the reference front: no BD")  # two points are too few for a BD fit
+
+
+def test_front_summary_is_the_bd_of_the_two_fronts():
+    from sandwich.validate import front_summary
+
+    reference = (np.array([0.25, 0.5, 1.0, 2.0]), np.array([30.0, 33.0, 36.0, 39.0]))  # 3 dB per doubling
+    rows = [{"bpp": r, "psnr": q + 0.5} for r, q in zip(*reference)]
+    assert front_summary(reference, rows).startswith("front vs the reference front: BD-PSNR +0.500 dB, BD-rate -10.91 %")
+    assert "no BD" in front_summary(reference, rows[:2])
