@@ -7,6 +7,8 @@ decoder holding other weights refuses the file. One method holds several λ mode
 is "<model>/<codec setting>", and the evaluator's Pareto frontier across them is the method's RD
 curve, as in the paper.
 
+A step-table JPEG codes each model's points with the tables that model trained through (flat, or
+shaped by its `tilt` and `chroma`; they travel in its checkpoint); the codec's own are left flat.
 JPEG settings sweep the (base) step Δ′ around each model's learned Δ (`step_factors`, Δ′ =
 max(1, round(Δ·f))) or over an explicit list (`settings`, e.g. the post-only ablation's grid);
 HEIC settings are qualities.
@@ -14,6 +16,7 @@ HEIC settings are qualities.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -62,14 +65,13 @@ class SandwichMethod(Method):
         self.task = tasks.pop()
         self.domain = _DOMAIN_OF_TASK[self.task]
         self.dtype = DOMAINS[self.domain][0]
-        if codec.rate_param == "step":  # a step-table JPEG must code with the tables the proxy trained with
-            for key, model in self.models.items():
-                trained = (model.proxy.tilt, model.proxy.chroma)
-                if trained != (codec.tilt, codec.chroma):
-                    raise ValueError(
-                        f"{name}: {key} was trained for step tables (tilt, chroma) = {trained}; "
-                        f"the codec codes {(codec.tilt, codec.chroma)}"
-                    )
+        if codec.rate_param == "step" and (codec.tilt, codec.chroma) != (0.0, 1.0):
+            raise ValueError(
+                f"{name}: the step tables are each model's own (the tilt and chroma it trained with); "
+                f"leave the codec's at the flat default, not {(codec.tilt, codec.chroma)}"
+            )
+        # each model codes with the tables its proxy trained through: like Δ, they are part of the model
+        self.codecs = {key: self._codec_for(model) for key, model in self.models.items()}
         points = []
         for key in self.models:
             if settings is not None:
@@ -80,6 +82,13 @@ class SandwichMethod(Method):
         self.rate_points = tuple(points)
         self._cache: tuple[bytes, np.ndarray] | None = None
 
+    def _codec_for(self, model) -> Method:
+        if self.codec.rate_param != "step":
+            return self.codec
+        codec = copy.copy(self.codec)
+        codec.tilt, codec.chroma = model.proxy.tilt, model.proxy.chroma
+        return codec
+
     @property
     def description(self) -> str:
         models = ", ".join(
@@ -88,7 +97,8 @@ class SandwichMethod(Method):
             for k, m in self.meta.items()
         )
         kind = "post-only" if next(iter(self.models.values())).pre is None else "pre+post"
-        return f"{self.task.upper()} sandwich ({kind}); models {models}; codec: {self.codec.description}"
+        codecs = " | ".join(dict.fromkeys(codec.description for codec in self.codecs.values()))
+        return f"{self.task.upper()} sandwich ({kind}); models {models}; codec: {codecs}"
 
     def _split(self, rate_point) -> tuple[str, int]:
         key, _, setting = str(rate_point).partition("/")
@@ -117,7 +127,7 @@ class SandwichMethod(Method):
     def _encode(self, image, rate_point):
         key, setting = self._split(rate_point)
         header = Header(self.name, *image.shape[:2], [key.encode(), self.meta[key]["digest"]]).pack()
-        return self.codec.encode_with_header(self.bottleneck(image, key), setting, header)
+        return self.codecs[key].encode_with_header(self.bottleneck(image, key), setting, header)
 
     def _decode(self, data):
         decoded, header = self.codec.decode_checked(data, self.name, factor=2 if self.task == "sr" else 1)

@@ -49,15 +49,13 @@ def validation_crops(
 
 
 def file_method(path: str | Path, factors: list[float], heic: list[int] | None = None) -> SandwichMethod:
-    """One shipped file as the bench codes it: `sandwich_<task>_jpeg`'s codec (with the file's own
-    step tables, should they differ) swept over Δ′ = round(f·learned Δ), or `sandwich_<task>_heic`'s
-    at the qualities in `heic`."""
+    """One shipped file as the bench codes it: `sandwich_<task>_jpeg`'s codec (with the step tables
+    the file trained through, as for every model) swept over Δ′ = round(f·learned Δ), or
+    `sandwich_<task>_heic`'s at the qualities in `heic`."""
     from hydra.utils import instantiate
 
     model, meta = checkpoint.load(path)
     codec = method_config(f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}").codec
-    if not heic:  # a file trained for other tables than the shipped ones is scored with its own
-        codec.tilt, codec.chroma = model.proxy.tilt, model.proxy.chroma
     key = f"lambda_{meta.get('lmbda', 0):g}"  # like conf/method's keys (the header carries it: a few bytes)
     return SandwichMethod(
         f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}", instantiate(codec, _convert_="all"),

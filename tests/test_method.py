@@ -126,6 +126,23 @@ def test_post_only_checkpoint_bottleneck_is_plain_truncation(tmp_path, hdr_image
     assert method.decode(method.encode(image, "p/4")).shape == image.shape
 
 
+def test_each_model_codes_with_its_own_tables(tmp_path, sr_image):
+    """Models trained through different step tables share one method: every rate point's file holds
+    its own model's tables, and the description names both."""
+    files = {}
+    for key, tilt in (("steep", 3.0), ("mild", 1.0)):
+        trained = _training_checkpoint(tmp_path / f"{key}.ckpt", task="sr", step_init=8.0, tilt=tilt, chroma=1.5)
+        files[key] = str(checkpoint.export(trained, tmp_path / f"{key}.pt"))
+    method = SandwichMethod("sandwich_sr_test", JPEG(table="flat"), files, step_factors=[1.0])
+    image = sr_image[:48, :40]
+    for key, tilt in (("steep", 3.0), ("mild", 1.0)):
+        data = method.encode(image, f"{key}/8")
+        with Image.open(io.BytesIO(data)) as jpeg:
+            assert [list(jpeg.quantization[k]) for k in (0, 1)] == step_tables(8, tilt=tilt, chroma=1.5)
+        assert method.decode(data).shape == image.shape
+    assert "Δ·(1 + 3·(u+v)/14)" in method.description and "Δ·(1 + 1·(u+v)/14)" in method.description
+
+
 def test_bad_configuration_is_refused(tmp_path):
     ckpt = checkpoint.export(_training_checkpoint(tmp_path / "a.ckpt"), tmp_path / "a.pt")
     with pytest.raises(ValueError, match="exactly one"):
@@ -137,13 +154,13 @@ def test_bad_configuration_is_refused(tmp_path):
 def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image):
     """A model trained with shaped step tables keeps them through export and reload; its method
     codes with exactly those tables, decodes what the model's own path gives, and refuses a codec
-    with other tables."""
+    that names tables of its own."""
     ckpt = checkpoint.export(
         _training_checkpoint(tmp_path / "s.ckpt", task="sr", step_init=8.0, tilt=1.0, chroma=1.5), tmp_path / "s.pt"
     )
     model, _ = checkpoint.load(ckpt)
     assert (model.proxy.tilt, model.proxy.chroma) == (1.0, 1.5)
-    method = SandwichMethod("sandwich_sr_test", JPEG(table="flat", tilt=1.0, chroma=1.5), {"lam": str(ckpt)}, step_factors=[1.0])
+    method = SandwichMethod("sandwich_sr_test", JPEG(table="flat"), {"lam": str(ckpt)}, step_factors=[1.0])
     image = sr_image[:48, :40]
     data = method.encode(image, "lam/8")
     with Image.open(io.BytesIO(data)) as jpeg:
@@ -152,9 +169,9 @@ def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image)
     expected = model.decode_image(decode_jpeg8(data), *image.shape[:2], np.uint8)
     assert np.array_equal(method.decode(data), expected)
     assert model.jpeg_round_trip(image, 8)[1].tolist() == expected.tolist()
-    for codec in (JPEG(table="flat"), JPEG(table="flat", tilt=1.0)):
-        with pytest.raises(ValueError, match="trained for step tables"):
+    for codec in (JPEG(table="flat", tilt=1.0, chroma=1.5), JPEG(table="flat", chroma=2.0)):
+        with pytest.raises(ValueError, match="each model's own"):
             SandwichMethod("sandwich_sr_test", codec, {"lam": str(ckpt)}, step_factors=[1.0])
-        with pytest.raises(ValueError, match="trained for step tables"):  # an explicit step grid too
+        with pytest.raises(ValueError, match="each model's own"):  # an explicit step grid too
             SandwichMethod("sandwich_sr_test", codec, {"lam": str(ckpt)}, settings=[8])
     SandwichMethod("sandwich_sr_test", HEIC(), {"lam": str(ckpt)}, settings=[50])  # HEIC has no step tables
