@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The exact commands that produced the shipped checkpoints (CPU, 2 cores, see README.md here).
-# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|sr_gpu|sr_gpu2|sr_cpu|post_only|dequant|han|han_more}   (chains ran side by side)
+# Usage: bash checkpoints/train.sh {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|sr_gpu|sr_gpu2|sr_cpu|sr_tables|post_only|dequant|han|han_more}   (chains ran side by side)
 # SR: `sr` (sessions 2 and 4) made the files committed at SESSION4; session 5's run folders were
 # gone, so `sr_1c` went on from those files and made today's. HDR: `hdr` (session 5).
 # SKIP_STAGE1=1 runs only the fine-tunes from an existing stage-1 checkpoint.
@@ -20,6 +20,7 @@ SESSION6=66835ac    # the commit whose shipped SR files session 7 fine-tuned wit
 SESSION7=e30fbf5    # the commit whose shipped SR files session 8 fine-tuned through shaped tables (sr_shaped)
 SESSION10=124f2d8   # the commit whose shipped SR files (session 8's) session 11 fine-tuned further (sr_post2)
 SESSION12=7e6e9bc   # the commit whose shipped SR files (session 12's GPU runs) sessions 12 and 13 went on from on the CPU (sr_cpu)
+SESSION13=3aa01fd   # the commit whose shipped SR files (session 13's) session 14 retrained through steeper tables (sr_tables)
 SESSION11=5e8dd17   # the commit whose shipped SR files (session 11's) session 12 trained on a GPU (sr_gpu)
 HAN_SESSION4=b3e6209  # the commit of the han.pt that session 6 continued from (han_more)
 
@@ -81,12 +82,13 @@ gpu_run() {  # out name lmbda step_init start_lmbda overrides...   (one GPU run 
   $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt "$out/${name}_$lmbda.pt" --stage1 $start
 }
 
-cpu_joint() {  # name start lmbda step_init out   (pre + post + Δ on the CPU: 1000 steps of batch 8 on 256², lr 1e-4,
-  # ×0.1 at step 800, rate surrogate on the unquantized coefficients, shaped tables, step jitter 2)
-  local name=$1 start=$2 lmbda=$3 delta=$4 out=$5
+cpu_joint() {  # name start lmbda step_init out [tilt]   (pre + post + Δ on the CPU: 1000 steps of batch 8 on 256²,
+  # lr 1e-4, ×0.1 at step 800, rate surrogate on the unquantized coefficients, shaped tables (tilt 1 unless
+  # given, chroma 1.5), step jitter 2)
+  local name=$1 start=$2 lmbda=$3 delta=$4 out=$5 tilt=${6:-1.0}
   fresh logs/train/$name/lmbda_$lmbda
   $PY -m sandwich.train experiment=sandwich_sr name=$name ${COMMON/data.crop=128/data.crop=256} model.lmbda=$lmbda \
-    model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.rate_input=unquantized \
+    model.step_init=$delta model.step_jitter=2.0 model.tilt=$tilt model.chroma=1.5 model.rate_input=unquantized \
     model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
   $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt $out --stage1 $start
 }
@@ -186,6 +188,21 @@ case "${1:-}" in
     cpu_joint sr_cpu13 "$(committed_file $SESSION12 sandwich_sr/lambda_400.pt)" 400.0 15.01 checkpoints/sandwich_sr/lambda_400.pt
     wait $first
     ;;
+  sr_tables)  # session 14: the λ = 1000 and 400 files' post-processors through steeper step tables (tilt 4 and 2,
+    # chroma 1.5), 1000 steps each, side by side (lr 1e-4, ×0.1 at step 800, step jitter 2; pre-processor and Δ
+    # frozen, so every bottleneck stays): new files beside the tilt-1 ones, which HEIC and the higher rates keep
+    for spec in 1000:27.26:4 400:14.83:2; do
+      IFS=: read -r lmbda delta tilt <<< "$spec"
+      start=$(committed_file $SESSION13 sandwich_sr/lambda_$lmbda.pt)
+      fresh logs/train/sr_post_tilt$tilt/lmbda_$lmbda.0
+      ( $PY -m sandwich.train experiment=sandwich_sr name=sr_post_tilt$tilt ${COMMON/data.crop=128/data.crop=256} \
+          model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=$tilt.0 model.chroma=1.5 \
+          model.freeze_pre=true model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
+        $PY -m sandwich.export logs/train/sr_post_tilt$tilt/lmbda_$lmbda.0/checkpoints/last.ckpt \
+          checkpoints/sandwich_sr/lambda_${lmbda}_tilt$tilt.pt --stage1 $start ) &
+    done
+    wait
+    ;;
   sr_jitter)  # session 7: session-6 λ files, 500 more 256² steps, each batch coded at Δ·f, f in [1/2, 2] (the Δ′ sweep)
     for spec in ${SR_JITTER:-400:19.27 150:11.55 50:6.97}; do
       lmbda=${spec%%:*} delta=${spec#*:}
@@ -234,5 +251,5 @@ case "${1:-}" in
     $PY -m sandwich.export logs/train/han_pp2_s6/checkpoints/last.ckpt checkpoints/han.pt \
       --stage1 logs/train/han_pp_s6/checkpoints/last.ckpt
     ;;
-  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|sr_gpu|sr_gpu2|sr_cpu|post_only|dequant|han|han_more}" >&2; exit 2 ;;
+  *) echo "usage: $0 {hdr|sr|sr_1c|sr_crop256|sr_jitter|sr_shaped|sr_post2|sr_gpu|sr_gpu2|sr_cpu|sr_tables|post_only|dequant|han|han_more}" >&2; exit 2 ;;
 esac

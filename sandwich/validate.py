@@ -55,10 +55,13 @@ def file_method(path: str | Path, factors: list[float], heic: list[int] | None =
     from hydra.utils import instantiate
 
     model, meta = checkpoint.load(path)
-    codec = method_config(f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}").codec
-    key = f"lambda_{meta.get('lmbda', 0):g}"  # like conf/method's keys (the header carries it: a few bytes)
+    name = f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}"
+    config = method_config(name)
+    # the header carries the model key (a few bytes): the bench's key for a file it holds, else one like them
+    keys = {(checkpoint.PROJECT_ROOT / p).resolve(): k for k, p in config.checkpoints.items()}
+    key = keys.get(Path(path).resolve(), f"lambda_{meta.get('lmbda', 0):g}")
     return SandwichMethod(
-        f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}", instantiate(codec, _convert_="all"),
+        name, instantiate(config.codec, _convert_="all"),
         {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic,
     )  # fmt: skip
 
