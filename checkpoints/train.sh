@@ -52,18 +52,19 @@ finetune() {  # task stage1_lmbda lmbda step_init file_lmbda   (START: the check
     checkpoints/sandwich_$1/lambda_$5.pt --stage1 $start
 }
 
-shaped_post() {  # run_name start_commit "schedule overrides" λ:Δ ...   (post-processor only, shaped tables, 256², jitter)
-  local name=$1 commit=$2 schedule=$3 spec lmbda delta start
+shaped_post() {  # run_name start_commit "schedule overrides" λ:Δ[:tilt] ...   (post-processor only, shaped tables, 256², jitter)
+  # tilt 1 writes lambda_<λ>.pt; another tilt (chroma stays 1.5) writes lambda_<λ>_tilt<tilt>.pt beside it
+  local name=$1 commit=$2 schedule=$3 spec lmbda delta tilt start
   shift 3
   for spec in "$@"; do
-    lmbda=${spec%%:*} delta=${spec#*:}
+    IFS=: read -r lmbda delta tilt <<< "$spec"
     start=$(committed_file $commit sandwich_sr/lambda_$lmbda.pt)
     fresh logs/train/$name/lmbda_$lmbda.0
     $PY -m sandwich.train experiment=sandwich_sr name=$name ${COMMON/data.crop=128/data.crop=256} \
-      model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.freeze_pre=true \
+      model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=${tilt:-1}.0 model.chroma=1.5 model.freeze_pre=true \
       $schedule init_from=$start
     $PY -m sandwich.export logs/train/$name/lmbda_$lmbda.0/checkpoints/last.ckpt \
-      checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
+      checkpoints/sandwich_sr/lambda_$lmbda${tilt:+_tilt$tilt}.pt --stage1 $start
   done
 }
 
@@ -82,13 +83,12 @@ gpu_run() {  # out name lmbda step_init start_lmbda overrides...   (one GPU run 
   $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt "$out/${name}_$lmbda.pt" --stage1 $start
 }
 
-cpu_joint() {  # name start lmbda step_init out [tilt]   (pre + post + Δ on the CPU: 1000 steps of batch 8 on 256²,
-  # lr 1e-4, ×0.1 at step 800, rate surrogate on the unquantized coefficients, shaped tables (tilt 1 unless
-  # given, chroma 1.5), step jitter 2)
-  local name=$1 start=$2 lmbda=$3 delta=$4 out=$5 tilt=${6:-1.0}
+cpu_joint() {  # name start lmbda step_init out   (pre + post + Δ on the CPU: 1000 steps of batch 8 on 256², lr 1e-4,
+  # ×0.1 at step 800, rate surrogate on the unquantized coefficients, shaped tables, step jitter 2)
+  local name=$1 start=$2 lmbda=$3 delta=$4 out=$5
   fresh logs/train/$name/lmbda_$lmbda
   $PY -m sandwich.train experiment=sandwich_sr name=$name ${COMMON/data.crop=128/data.crop=256} model.lmbda=$lmbda \
-    model.step_init=$delta model.step_jitter=2.0 model.tilt=$tilt model.chroma=1.5 model.rate_input=unquantized \
+    model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.rate_input=unquantized \
     model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
   $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt $out --stage1 $start
 }
@@ -188,20 +188,13 @@ case "${1:-}" in
     cpu_joint sr_cpu13 "$(committed_file $SESSION12 sandwich_sr/lambda_400.pt)" 400.0 15.01 checkpoints/sandwich_sr/lambda_400.pt
     wait $first
     ;;
-  sr_tables)  # session 14: the λ = 1000 and 400 files' post-processors through steeper step tables (tilt 4 and 2,
-    # chroma 1.5), 1000 steps each, side by side (lr 1e-4, ×0.1 at step 800, step jitter 2; pre-processor and Δ
-    # frozen, so every bottleneck stays): new files beside the tilt-1 ones, which HEIC and the higher rates keep
-    for spec in 1000:27.26:4 400:14.83:2; do
-      IFS=: read -r lmbda delta tilt <<< "$spec"
-      start=$(committed_file $SESSION13 sandwich_sr/lambda_$lmbda.pt)
-      fresh logs/train/sr_post_tilt$tilt/lmbda_$lmbda.0
-      ( $PY -m sandwich.train experiment=sandwich_sr name=sr_post_tilt$tilt ${COMMON/data.crop=128/data.crop=256} \
-          model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=$tilt.0 model.chroma=1.5 \
-          model.freeze_pre=true model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
-        $PY -m sandwich.export logs/train/sr_post_tilt$tilt/lmbda_$lmbda.0/checkpoints/last.ckpt \
-          checkpoints/sandwich_sr/lambda_${lmbda}_tilt$tilt.pt --stage1 $start ) &
-    done
-    wait
+  sr_tables)  # session 14: the λ = 1000 and 400 files' post-processors through steeper step tables (tilt 4 and 2),
+    # side by side (pre-processor and Δ frozen, so every bottleneck stays): new files beside the tilt-1 ones, which HEIC
+    # and the higher rates keep
+    schedule="model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500"
+    shaped_post sr_post_tilt4 $SESSION13 "$schedule" 1000:27.26:4 & first=$!
+    shaped_post sr_post_tilt2 $SESSION13 "$schedule" 400:14.83:2
+    wait $first
     ;;
   sr_jitter)  # session 7: session-6 λ files, 500 more 256² steps, each batch coded at Δ·f, f in [1/2, 2] (the Δ′ sweep)
     for spec in ${SR_JITTER:-400:19.27 150:11.55 50:6.97}; do

@@ -16,7 +16,6 @@ HEIC settings are qualities.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -71,7 +70,10 @@ class SandwichMethod(Method):
                 f"leave the codec's at the flat default, not {(codec.tilt, codec.chroma)}"
             )
         # each model codes with the tables its proxy trained through: like Δ, they are part of the model
-        self.codecs = {key: self._codec_for(model) for key, model in self.models.items()}
+        self.codecs = {
+            key: codec.with_tables(model.proxy.tilt, model.proxy.chroma) if codec.rate_param == "step" else codec
+            for key, model in self.models.items()
+        }
         points = []
         for key in self.models:
             if settings is not None:
@@ -81,13 +83,6 @@ class SandwichMethod(Method):
             points += [f"{key}/{s}" for s in grid]
         self.rate_points = tuple(points)
         self._cache: tuple[bytes, np.ndarray] | None = None
-
-    def _codec_for(self, model) -> Method:
-        if self.codec.rate_param != "step":
-            return self.codec
-        codec = copy.copy(self.codec)
-        codec.tilt, codec.chroma = model.proxy.tilt, model.proxy.chroma
-        return codec
 
     @property
     def description(self) -> str:

@@ -48,10 +48,15 @@ def validation_crops(
     return [p.name for p in paths], images
 
 
-def file_method(path: str | Path, factors: list[float], heic: list[int] | None = None) -> SandwichMethod:
+def file_method(
+    path: str | Path, factors: list[float], heic: list[int] | None = None, tables: tuple[float, float] | None = None
+) -> SandwichMethod:
     """One shipped file as the bench codes it: `sandwich_<task>_jpeg`'s codec (with the step tables
     the file trained through, as for every model) swept over Δ′ = round(f·learned Δ), or
-    `sandwich_<task>_heic`'s at the qualities in `heic`."""
+    `sandwich_<task>_heic`'s at the qualities in `heic`. `tables` = (tilt, chroma) codes the JPEG
+    with other tables than the file trained through instead (a what-if: the networks are unchanged)."""
+    if tables and heic:
+        raise ValueError("tables shape JPEG's step tables; HEIC has none")
     from hydra.utils import instantiate
 
     model, meta = checkpoint.load(path)
@@ -60,10 +65,13 @@ def file_method(path: str | Path, factors: list[float], heic: list[int] | None =
     # the header carries the model key (a few bytes): the bench's key for a file it holds, else one like them
     keys = {(checkpoint.PROJECT_ROOT / p).resolve(): k for k, p in config.checkpoints.items()}
     key = keys.get(Path(path).resolve(), f"lambda_{meta.get('lmbda', 0):g}")
-    return SandwichMethod(
+    method = SandwichMethod(
         name, instantiate(config.codec, _convert_="all"),
         {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic,
     )  # fmt: skip
+    if tables:
+        method.codecs[key] = method.codec.with_tables(*tables)
+    return method
 
 
 def score(method: SandwichMethod, images: list[np.ndarray]) -> list[dict]:
@@ -100,9 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-images", nargs="+", metavar="NAME", help="the runs' data.val_images (default: the seeded carve)")
     parser.add_argument("--reference", nargs="+", default=[], help="files whose Pareto front each point is compared with")
     parser.add_argument("--heic", type=int, nargs="+", metavar="Q", help="8-bit HEIC at these qualities instead of JPEG")
+    parser.add_argument(
+        "--tables", type=float, nargs=2, metavar=("TILT", "CHROMA"),
+        help="code the given files (not the reference) with these step tables instead of their own, without retraining",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    methods = {path: file_method(path, args.factors, args.heic) for path in args.checkpoints}
+    methods = {path: file_method(path, args.factors, args.heic, args.tables) for path in args.checkpoints}
     references = [file_method(path, args.factors, args.heic) for path in args.reference]
     tasks = {method.task for method in (*methods.values(), *references)}
     if len(tasks) != 1:

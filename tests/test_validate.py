@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import pytest
 import torch
+from PIL import Image
 
 from sandwich import checkpoint
 from sandwich.cli import build_method
+from sandwich.codecs.jpeg import JPEG, step_tables
 from sandwich.data import ImageFolderData
 from sandwich.images import write_png
 from sandwich.metrics import psnr
@@ -53,6 +58,20 @@ def test_a_file_trained_for_other_tables_is_scored_with_its_own(tmp_path):
     assert (codec.tilt, codec.chroma) == (0.0, 1.0) and codec.subsampling == "444" and not codec.keep_rgb
     shipped = {(c.tilt, c.chroma) for c in build_method("sandwich_sr_jpeg").codecs.values()}
     assert (0.0, 1.0) not in shipped and (1.0, 1.5) in shipped  # the shipped ones differ
+
+
+def test_tables_code_a_file_with_other_tables_than_it_trained_through(sr_image):
+    crop = sr_image[:40, :48]
+    method = file_method(SHIPPED_SR, [1.0], tables=(4.0, 1.5))
+    ((key, codec),) = method.codecs.items()
+    assert (codec.tilt, codec.chroma) == (4.0, 1.5) and method.models[key].proxy.tilt == 1.0
+    with Image.open(io.BytesIO(method.encode(crop, method.rate_points[0]))) as jpeg:
+        step = int(method.rate_points[0].split("/")[1])
+        assert [list(jpeg.quantization[k]) for k in (0, 1)] == step_tables(step, tilt=4.0, chroma=1.5)
+    with pytest.raises(ValueError, match="HEIC has none"):
+        file_method(SHIPPED_SR, [1.0], heic=[50], tables=(4.0, 1.5))
+    with pytest.raises(ValueError, match="tilt must be"):  # checked as the constructor checks them
+        JPEG(table="flat").with_tables(-1.0, 1.5)
 
 
 def test_gain_over_the_reference_front_at_equal_rate():

@@ -168,6 +168,12 @@ class JPEG(_EmbedsInJPEG, Method):
         default = (30, 50, 70, 80, 90, 95, 98) if table == "quality" else (1, 2, 3, 4, 6, 8, 12, 16)
         self.rate_points = tuple(rate_points or default)
 
+    def with_tables(self, tilt: float, chroma: float) -> "JPEG":
+        """The same codec with other step tables (checked as the constructor checks them)."""
+        return JPEG(
+            self.table, self.subsampling, self.keep_rgb, self.rate_points, self.name, self.ycbcr_planes, tilt, chroma
+        )
+
     @property
     def description(self) -> str:
         if self.keep_rgb:
