@@ -44,7 +44,7 @@ def _cfg(compose_cfg, experiment, folders, tmp_path, extra=()):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_fast_dev_run(compose_cfg, train_folders, tmp_path, experiment):
-    cfg = _cfg(compose_cfg, experiment, train_folders, tmp_path, ["+trainer.fast_dev_run=true"])
+    cfg = _cfg(compose_cfg, experiment, train_folders, tmp_path, ["trainer.fast_dev_run=true"])
     trainer = train(cfg)
     assert trainer.global_step == 1 and any(k.startswith("val/psnr") for k in trainer.callback_metrics)
 
