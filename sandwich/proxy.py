@@ -23,7 +23,7 @@ distortion's descent direction raised the real JPEG by ~500 bits per 256² crop,
 surrogate predicted ~20. `unquantized` (the DCT coefficients before rounding) predicted ~640 and
 `noisy` (those plus uniform noise of one step, the usual learned-compression proxy) ~120. A stated
 deviation, off by default: in joint training it kept the rate from running away but did not beat
-the shipped files (README, "What limits SR").
+the shipped files (`docs/experiments.md`, "What limits SR").
 """
 
 from __future__ import annotations
