@@ -105,33 +105,41 @@ def _load_image(path: Path, domain: str) -> np.ndarray:
         raise UserError(f"{path}: cannot read as {DOMAINS[domain][2]}: {err}") from err
 
 
-def _closest_to_target(method, image: np.ndarray, target_bpp: float) -> tuple[object, bytes]:
-    """The rate point whose real bitstream is closest to `target_bpp`. Points "<model>/<setting>"
-    (a sandwich's λ models) form one grid per model; each grid is bisected (assumed monotone in
-    rate, direction measured) and the closest of all the points tried wins."""
-    points = list(method.rate_points)
+def _best_within_target(method, image: np.ndarray, target_bpp: float) -> tuple[object, bytes]:
+    """The best rate point whose real bitstream fits in `target_bpp`. Each of the method's rate
+    search grids (one per λ model of a sandwich; every JPEG step Δ′ there, not only the bench's)
+    is bisected (assumed monotone in rate, direction measured) for its largest point that fits,
+    and of those the one whose decode has the highest PSNR against the source wins: models
+    differ in quality at equal rate, so the closest rate alone could pick a weaker model. If
+    nothing fits, the smallest file tried."""
     pixels = image.shape[0] * image.shape[1]
-    tried: dict[int, bytes] = {}
+    tried: dict[object, bytes] = {}
 
-    def bpp(i: int) -> float:
-        if i not in tried:
-            tried[i] = method.encode(image, points[i])
-        return 8 * len(tried[i]) / pixels
+    def bpp(point) -> float:
+        if point not in tried:
+            tried[point] = method.encode(image, point)
+        return 8 * len(tried[point]) / pixels
 
-    grids: dict[str, list[int]] = {}
-    for i, point in enumerate(points):
-        grids.setdefault(str(point).rpartition("/")[0], []).append(i)
-    for grid in grids.values():
-        lo, hi = 0, len(grid) - 1
-        rising = bpp(grid[hi]) >= bpp(grid[lo])
+    fitting = []
+    for grid in method.rate_search_grids():
+        order = grid if bpp(grid[-1]) >= bpp(grid[0]) else grid[::-1]  # rising rate
+        if bpp(order[0]) > target_bpp:
+            continue
+        lo, hi = 0, len(order)  # order[lo] fits; order[hi] (if any) does not
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if (bpp(grid[mid]) < target_bpp) == rising:
-                lo = mid
-            else:
-                hi = mid
-    best = min(tried, key=lambda i: abs(8 * len(tried[i]) / pixels - target_bpp))
-    return points[best], tried[best]
+            lo, hi = (mid, hi) if bpp(order[mid]) <= target_bpp else (lo, mid)
+        fitting.append(order[lo])
+    if not fitting:
+        best = min(tried, key=lambda point: len(tried[point]))
+    elif len(fitting) == 1:
+        best = fitting[0]
+    else:
+        from sandwich.metrics import psnr
+
+        peak = DOMAINS[method.domain][1]
+        best = max(fitting, key=lambda point: psnr(image, method.decode(tried[point]), peak))
+    return best, tried[best]
 
 
 def _parse_rate_point(method, text: str):
@@ -150,7 +158,7 @@ def compress(args) -> int:
     image = _load_image(Path(args.input), method.domain)
     start = time.perf_counter()
     if args.target_bpp is not None:
-        rate_point, data = _closest_to_target(method, image, args.target_bpp)
+        rate_point, data = _best_within_target(method, image, args.target_bpp)
     else:
         points = list(method.rate_points)
         rate_point = _parse_rate_point(method, args.rate_point) if args.rate_point else points[len(points) // 2]
@@ -275,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--method", required=True)
     rate = c.add_mutually_exclusive_group()
     rate.add_argument("--rate-point", help="one of the method's rate points (default: the middle one)")
-    rate.add_argument("--target-bpp", type=float, help="bisect the rate grid for the closest real rate")
+    rate.add_argument("--target-bpp", type=float, help="the best point whose real rate is at most B bpp (else the smallest file)", metavar="B")
     c.add_argument("--metrics", action="store_true", help="also decode and print PSNR (and PU21-PSNR) against the input")
     c.set_defaults(run=compress)
     d = commands.add_parser("decompress", help="bitstream file -> .exr (linear) or .png")

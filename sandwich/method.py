@@ -119,6 +119,13 @@ class SandwichMethod(Method):
     def clear_cache(self) -> None:
         self._cache = None
 
+    def rate_search_grids(self) -> list[list[str]]:
+        """Per model, every JPEG step Δ′ = 255…1 (a target rate often falls between the bench's
+        Δ′ points), or the HEIC settings as given."""
+        if self.codec.rate_param != "step":
+            return super().rate_search_grids()
+        return [[f"{key}/{step}" for step in range(255, 0, -1)] for key in self.models]
+
     def _encode(self, image, rate_point):
         key, setting = self._split(rate_point)
         header = Header(self.name, *image.shape[:2], [key.encode(), self.meta[key]["digest"]]).pack()

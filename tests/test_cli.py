@@ -74,31 +74,55 @@ def test_info_on_every_methods_file(name, data_root, tmp_path, capsys):
         assert main(["decompress", str(out), str(tmp_path / "g.png"), "--method", name]) == EXIT_OK
 
 
-def test_target_bpp_picks_the_closest_grid_point(data_root, tmp_path, capsys):
+def test_target_bpp_keeps_the_largest_point_that_fits(data_root, tmp_path, capsys):
+    """Every step between the bench's (1, 2, 3, 4, 6, ...) is a candidate: 5 here."""
     source = data_root / "hdr" / "test" / "a.exr"
     method = build_method("truncation_jpeg_flat")
     image = load_for_domain(source, "hdr16")
-    rates = {p: 8 * len(method.encode(image, p)) / image[..., 0].size for p in method.rate_points}
-    target = 3.3
+    assert method.rate_search_grids() == [list(range(1, 17))]
+    rates = sorted(8 * len(method.encode(image, step)) / image[..., 0].size for step in range(1, 17))
+    target = (rates[11] + rates[12]) / 2  # between steps 5 and 4
     assert main(["compress", str(source), str(tmp_path / "t.jpg"), "--method", "truncation_jpeg_flat", "--target-bpp", str(target)]) == 0
     written = 8 * (tmp_path / "t.jpg").stat().st_size / image[..., 0].size
-    assert abs(written - target) == pytest.approx(min(abs(r - target) for r in rates.values()))
+    assert written == pytest.approx(rates[11])
+    # a budget below every point: the smallest file
+    assert main(["compress", str(source), str(tmp_path / "s.jpg"), "--method", "truncation_jpeg_flat", "--target-bpp", "0.001"]) == 0
+    assert 8 * (tmp_path / "s.jpg").stat().st_size / image[..., 0].size == pytest.approx(rates[0])
 
 
-def test_target_bpp_searches_each_models_grid():
-    """A sandwich's points run model by model, so the rates rise and fall along the list: the
-    search must still find the closest point (b/1; one bisection of the whole list never tries it)."""
-    from sandwich.cli import _closest_to_target
+class _Grids:
+    """A sandwich-like method: points run model by model, so the rates rise and fall along the
+    list; each file's first byte names its point, and its decode is the source plus an error
+    that sets the point's PSNR."""
 
-    class Grids:
-        bpp = {"a/3": 0.5, "a/2": 1.0, "a/1": 2.0, "b/3": 0.7, "b/2": 1.4, "b/1": 3.45, "c/3": 1.9, "c/2": 3.6, "c/1": 7.0}
-        rate_points = tuple(bpp)
+    domain = "hdr16"
+    bpp = {"a/3": 0.5, "a/2": 1.0, "a/1": 2.0, "b/3": 0.7, "b/2": 1.4, "b/1": 3.45, "c/3": 1.9, "c/2": 3.6, "c/1": 7.0}
+    error = {"a/1": 40, "b/1": 400, "c/3": 80}  # at 3.5 bpp model a's point beats b's closer one
+    rate_points = tuple(bpp)
 
-        def encode(self, image, point):
-            return bytes(int(self.bpp[point] * image[..., 0].size / 8))
+    def rate_search_grids(self):
+        return [[p for p in self.rate_points if p.startswith(model)] for model in "abc"]
 
-    point, data = _closest_to_target(Grids(), np.zeros((64, 64, 3), np.uint16), 3.5)
-    assert point == "b/1" and len(data) == int(3.45 * 4096 / 8)
+    def encode(self, image, point):
+        return bytes([self.rate_points.index(point)]) + bytes(int(self.bpp[point] * image[..., 0].size / 8) - 1)
+
+    def decode(self, data):
+        point = self.rate_points[data[0]]
+        return np.full((64, 64, 3), 1000 + self.error.get(point, 1000), np.uint16)
+
+
+def test_target_bpp_searches_each_models_grid_for_the_best_quality():
+    """Each model's grid is searched for its largest point within the budget (b/1: one bisection
+    of the whole list never tries it), and the best decode of those wins, not the closest rate."""
+    from sandwich.cli import _best_within_target
+
+    source = np.full((64, 64, 3), 1000, np.uint16)
+    point, data = _best_within_target(_Grids(), source, 3.5)
+    assert point == "a/1" and len(data) == int(2.0 * 4096 / 8)
+    sharper = _Grids()
+    sharper.error = {**_Grids.error, "b/1": 10}
+    assert _best_within_target(sharper, source, 3.5)[0] == "b/1"
+    assert _best_within_target(_Grids(), source, 0.1)[0] == "a/3"  # nothing fits: the smallest file
 
 
 def test_bad_inputs_exit_1_with_one_clear_line(data_root, tmp_path, capsys):

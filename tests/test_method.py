@@ -62,6 +62,8 @@ def test_rate_points_sweep_around_the_learned_step(hdr_method):
     learned = hdr_method.meta["lam1"]["learned_step"]
     assert learned == pytest.approx(5.0, abs=1e-4)
     assert hdr_method.rate_points == ("lam1/10", "lam1/5", "lam1/2")
+    # a target-rate search (sandwich compress --target-bpp) may use every JPEG step
+    assert hdr_method.rate_search_grids() == [[f"lam1/{step}" for step in range(255, 0, -1)]]
 
 
 def test_decode_equals_the_models_own_path_and_is_a_standard_jpeg(hdr_method, hdr_image):
@@ -114,6 +116,7 @@ def test_sr_sandwich_over_heic_round_trip(tmp_path, sr_image):
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
     assert np.array_equal(method.decode(data), decoded)
     assert method.rate_points == ("lam/50", "lam/90")
+    assert method.rate_search_grids() == [[f"lam/{quality}" for quality in range(50, 91)]]
 
 
 def test_post_only_checkpoint_bottleneck_is_plain_truncation(tmp_path, hdr_image):
