@@ -121,7 +121,7 @@ class SandwichMethod(Method):
 
     def rate_search_grids(self) -> list[list[str]]:
         """Per model, every JPEG step Δ′ = 255…1 (a target rate often falls between the bench's
-        Δ′ points), or the HEIC settings as given."""
+        Δ′ points, or beyond a model's sweep); for HEIC, every quality within the settings' range."""
         if self.codec.rate_param != "step":
             return super().rate_search_grids()
         return [[f"{key}/{step}" for step in range(255, 0, -1)] for key in self.models]
