@@ -140,6 +140,18 @@ def test_decode_of_encode_equals_the_models_own_quantized_path(shipped, hdr_imag
     assert np.array_equal(decoded, method.decode(data))  # deterministic
 
 
+def test_the_decoders_replay_is_the_encoders_iterative_reconstruction(shipped):
+    """What the decoder rebuilds from the bits alone (`replay`) is, float for float, the encoder's
+    running reconstruction (`iterate`), the model's own quantized path, at every iteration count."""
+    autoencoder = _method(shipped).model.autoencoder
+    x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        recons, bits = autoencoder.iterate(x, 3)
+        for k in range(1, 4):
+            assert torch.equal(autoencoder.replay(bits[:k]), recons[k - 1])
+    assert not torch.equal(recons[0], recons[-1])  # later iterations change the reconstruction
+
+
 def test_fixed_length_bits_cost_exactly_one_eighth_bpp_per_iteration(shipped, hdr_image):
     method = _method(shipped, "fixed")
     height, width = hdr_image.shape[:2]

@@ -167,7 +167,11 @@ def test_gaussian_blur_standin_matches_torchvision_algorithm():
     """The stand-in vs torchvision's tensor algorithm (2-D outer-product kernel, reflect pad, conv2d)."""
     blur = M._GaussianBlur(33, 8.0)
     x = torch.rand(2, 3, 40, 48)
-    k1 = M._tv_gaussian_kernel1d(33, 8.0, torch.float32, "cpu")
+    # torchvision's _get_gaussian_kernel1d, written out here rather than taken from the stand-in
+    offsets = torch.arange(33, dtype=torch.float32) - 16
+    k1 = torch.exp(-0.5 * (offsets / 8.0) ** 2)
+    k1 = k1 / k1.sum()
+    assert k1[16] == k1.max() and k1[0] == pytest.approx(k1[16] * np.exp(-2.0))  # 16 px = 2σ
     k2 = torch.mm(k1[:, None], k1[None, :]).expand(3, 1, 33, 33)
     ref = F.conv2d(F.pad(x, [16, 16, 16, 16], mode="reflect"), k2, groups=3)
     assert torch.allclose(blur(x), ref, atol=1e-6)

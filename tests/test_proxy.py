@@ -77,31 +77,35 @@ def test_proxy_matches_real_jpeg(colour, tilt, chroma, step):
     mse = np.mean((real - proxy) ** 2)
     codec_mse = np.mean((real - u8) ** 2)
     # libjpeg's fixed-point DCT and colour conversion flip a few coefficients across a rounding
-    # boundary (measured: RGB 0.1-0.6, YCbCr 0.4-1.7 MSE; shaped tables at step 1: 0.8); far below
-    # the codec's own error
-    assert mse < max(1.0, 0.3 * codec_mse), f"proxy vs real JPEG MSE {mse:.3f}, codec MSE {codec_mse:.3f}"
+    # boundary. Measured proxy-vs-real MSE over the codec's own: 0.13-0.27 at step 4, 0.06-0.11 at
+    # step 8 (bounds about 1.5-3x that); at step 1 the codec is near lossless (MSE 0.1-1.6) and
+    # the proxy within 0.12-0.82 of it
+    limit = {1: 1.0, 4: 0.4 * codec_mse, 8: 0.2 * codec_mse}[step]
+    assert mse < limit, f"proxy vs real JPEG MSE {mse:.3f}, codec MSE {codec_mse:.3f}"
 
 
 @pytest.mark.parametrize("colour,tilt,chroma", [("rgb", 0.0, 1.0), ("ycbcr", 1.0, 1.5)])
 def test_fitted_rate_equals_real_jpeg_size(colour, tilt, chroma):
-    image = torch.cat([_image(seed=1), _image(seed=2)])
-    proxy = JPEGProxy(step_init=5.0, colour=colour, tilt=tilt, chroma=chroma)
+    """The rate the loss sees is the size of the real JPEG of the clipped, rounded bottleneck at
+    the rounded step; its gradient is a·∂/∂x Σ log(1 + |x|/Δ_k) = a·sign(x)/(Δ_k + |x|)."""
+    generator = torch.Generator().manual_seed(3)
+    # fractional values and values outside [0, 255]: the real file is made from clip(round(x))
+    image = torch.cat([_image(seed=1), _image(seed=2)]) * 1.2 - 20 + torch.rand(2, 3, 37, 45, generator=generator)
+    proxy = JPEGProxy(step_init=5.6, colour=colour, tilt=tilt, chroma=chroma)  # the file is made at step 6
     _, coefficients = proxy(image)
     bits = proxy.real_bits(image, proxy.step.item())
     steps = proxy.coefficient_steps().detach()
     rate = fitted_rate(coefficients, steps, bits)
     for k in range(2):
-        u8 = np.ascontiguousarray(image[k].permute(1, 2, 0).numpy().astype(np.uint8))
-        real = encode_jpeg8(u8, flat_step=5, keep_rgb=colour == "rgb", tilt=tilt, chroma=chroma)
+        u8 = np.clip(np.round(image[k].permute(1, 2, 0).numpy()), 0, 255).astype(np.uint8)
+        real = encode_jpeg8(np.ascontiguousarray(u8), flat_step=6, keep_rgb=colour == "rgb", tilt=tilt, chroma=chroma)
         assert rate[k].item() == pytest.approx(8 * len(real), rel=1e-5)
-    # the gradient is the surrogate's, scaled by the fitted a = real bits / surrogate
     coefficients = coefficients.detach().requires_grad_(True)
     fitted_rate(coefficients, steps, bits).sum().backward()
-    fitted_grad = coefficients.grad.clone()
-    coefficients.grad = None
-    surrogate = rate_surrogate(coefficients, steps)
-    (surrogate * (bits / surrogate).detach()).sum().backward()
-    assert torch.allclose(fitted_grad, coefficients.grad) and fitted_grad.abs().sum() > 0
+    with torch.no_grad():
+        scale = (bits / torch.log1p(coefficients.abs() / steps).flatten(1).sum(1))[:, None, None, None, None, None]
+        expected = scale * torch.sign(coefficients) / (steps + coefficients.abs())
+    assert torch.allclose(coefficients.grad, expected, rtol=1e-4, atol=1e-9) and expected.abs().sum() > 0
 
 
 def test_step_tables_are_what_the_file_carries_and_what_the_proxy_quantizes_with():

@@ -98,10 +98,20 @@ def test_the_command_prints_each_point_and_its_gain(tmp_path, capsys):
 
     for i in range(3):
         write_png(tmp_path / f"{i}.png", synthetic_sr(48, 64, seed=i))
-    main([str(SHIPPED_SR), "--root", str(tmp_path), "--factors", "1", "0.5", "--reference", str(SHIPPED_SR)])
+    other = SHIPPED_SR.with_name("lambda_50.pt")
+    main([str(SHIPPED_SR), "--root", str(tmp_path), "--factors", "1", "0.5", "--reference", str(other)])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("validation split: ") and len(lines) == 4
-    assert all("+0.000 dB vs the reference at equal rate" in line for line in lines[1:3])  # a file against itself
+    # each printed gain is the point's PSNR minus the reference front's at its rate
+    _, images = validation_crops("sr", str(tmp_path))
+    reference = score(file_method(other, [1.0, 0.5]), images)
+    front = (np.array([r["bpp"] for r in reference]), np.array([r["psnr"] for r in reference]))
+    gains = []
+    for row, line in zip(score(file_method(SHIPPED_SR, [1.0, 0.5]), images), lines[1:3]):
+        gains.append(gain_over(front, row))
+        expected = "" if gains[-1] is None else f"{gains[-1]:+.3f} dB vs the reference at equal rate"
+        assert f"{row['psnr']:.3f} dB" in line and line.endswith(expected)
+    assert any(gain is not None and abs(gain) > 0.001 for gain in gains)
     assert lines[3].startswith("front vs the reference front: no BD")  # two points are too few for a BD fit
 
 
