@@ -147,6 +147,8 @@ def aggregate(rows: list[dict], rate_points: Iterable[Any], keys: Iterable[str])
             values = [r[key] for r in at if r.get(key) is not None]
             finite = [v for v in values if math.isfinite(v)]
             point[key] = float(np.mean(finite)) if finite else (math.inf if values else None)
+            if 0 < len(finite) < len(values):  # lossless images (PSNR = inf) are left out of the mean: say so
+                point[f"{key}_n_finite"] = len(finite)
             if key == "cvvdp_jod" and values:
                 point["cvvdp_n_images"] = len(values)
         curve.append(point)

@@ -96,3 +96,13 @@ def test_results_json_is_strict(tmp_path):
     text = path.read_text()
     assert "Infinity" not in text
     assert json.loads(text) == {"curve": [{"psnr": None, "bpp": 2.5, "n": 3}]}
+
+
+def test_the_mean_says_when_lossless_images_are_left_out():
+    from sandwich.evaluate import aggregate
+
+    rows = [{"rate_point": 1, "bpp": 1.0, "bytes": 10, "psnr": 40.0}, {"rate_point": 1, "bpp": 3.0, "bytes": 30, "psnr": math.inf}]
+    (point,) = aggregate(rows, [1], ["psnr"])
+    assert point["psnr"] == 40.0 and point["psnr_n_finite"] == 1 and point["n_images"] == 2 and point["bpp"] == 2.0
+    (point,) = aggregate(rows[:1], [1], ["psnr"])
+    assert "psnr_n_finite" not in point
