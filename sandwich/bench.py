@@ -1,8 +1,9 @@
 """`make bench`: every method in conf/bench.yaml on the shared test sets, then plots and BD tables.
 
 Writes results/<task>/<method>.json, results/<task>/rd_*.png, results/<task>/bd_*.md,
-results/bench_meta.json, and the tables (with the measured run time) into README.md between the
-`<!-- bench:begin -->` / `<!-- bench:end -->` markers.
+results/bench_meta.json, and the tables (with the measured run time, and the verdict on each
+`targets` entry of conf/bench.yaml) into README.md between the `<!-- bench:begin -->` /
+`<!-- bench:end -->` markers.
 """
 
 from __future__ import annotations
@@ -152,6 +153,9 @@ def main(cfg: DictConfig) -> None:
             codec_example(cfg.example_method, Path(cfg.data_root), results / "hdr" / "codec_example.png")
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     sections = [summarise(task, results / task, spec.anchor, list(spec.methods)) for task, spec in cfg.tasks.items()]
+    if cfg.targets:
+        loaded = {name: res for task in cfg.tasks for name, res in rd.load_results(results / task).items()}
+        sections.append("### Targets (BD-PSNR over the curves' overlap)\n\n" + rd.target_table(loaded, list(cfg.targets)))
     minutes = f"{meta['wall_s'] / 60:.1f} min" if meta.get("wall_s") else "not measured"
     body = (
         f"Measured `make bench` run time (sum of the per-method evaluation times, venv present): **{minutes}** on "

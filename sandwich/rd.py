@@ -146,6 +146,31 @@ def bd_table(results: dict[str, dict], anchor: str, metric: str = "psnr", unit: 
     return "\n".join(lines)
 
 
+def target_table(results: dict[str, dict], targets: list[dict]) -> str:
+    """Markdown table checking BD-PSNR targets: each target is {method, over: [baselines],
+    min_db}; the method must gain at least `min_db` over the better of the baselines (the smallest
+    BD-PSNR over the curves' overlap, as in the BD tables). `results` maps names to results."""
+    lines = ["| target | BD-PSNR (dB) over each baseline | verdict |", "|---|---|---|"]
+    for target in targets:
+        method, over, need = target["method"], list(target["over"]), float(target["min_db"])
+        gains = {}
+        for baseline in over:
+            if method in results and baseline in results:
+                gains[baseline] = bd(curve(results[baseline]), curve(results[method])).bd_quality
+        measured = ", ".join(f"{_fmt(g, '+.2f')} vs `{b}`" for b, g in gains.items()) or "no results"
+        known = [g for g in gains.values() if g is not None]
+        if len(known) < len(over):
+            verdict = "not measured"
+        elif min(known) >= need:
+            verdict = f"**met** ({min(known) - need:+.2f} dB to spare)"
+        else:
+            verdict = f"**missed by {need - min(known):.2f} dB**"
+        better = " / ".join(f"`{b}`" for b in over)
+        what = f"`{method}` ≥ {need:g} dB over {'the better of ' if len(over) > 1 else ''}{better}"
+        lines.append(f"| {what} | {measured} | {verdict} |")
+    return "\n".join(lines)
+
+
 def plot_rd(
     results: dict[str, dict],
     metric: str,

@@ -99,3 +99,21 @@ def test_near_lossless_noise_fits_the_encoder_buffer():
     noise = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
     for kwargs in ({"quality": 98}, {"flat_step": 1}):
         assert decode_jpeg8(encode_jpeg8(noise, keep_rgb=True, **kwargs)).shape == noise.shape
+
+
+def test_target_table_takes_the_better_baseline_and_says_by_how_much():
+    rates = [0.25, 0.5, 1.0, 2.0]
+
+    def results(offset):
+        return {"curve": [{"bpp": r, "psnr": 30.0 + 3.0 * np.log2(r / 0.25) + offset} for r in rates]}
+
+    loaded = {"ours": results(2.5), "weak": results(0.0), "strong": results(1.0)}
+    table = rd.target_table(loaded, [
+        {"method": "ours", "over": ["weak", "strong"], "min_db": 2.0},  # the better baseline leaves +1.5
+        {"method": "ours", "over": ["weak"], "min_db": 2.0},
+        {"method": "ours", "over": ["absent"], "min_db": 0.0},
+    ])  # fmt: skip
+    rows = table.splitlines()[2:]
+    assert "+2.50 vs `weak`, +1.50 vs `strong`" in rows[0] and rows[0].endswith("**missed by 0.50 dB** |")
+    assert rows[1].endswith("**met** (+0.50 dB to spare) |")
+    assert rows[2].endswith("not measured |")
