@@ -50,7 +50,7 @@ class SandwichMethod(Method):
             raise ValueError(f"{name}: give exactly one of step_factors (step-table JPEG) and settings")
         if step_factors is not None and codec.rate_param != "step":
             raise ValueError(f"{name}: step_factors sweep a step-table JPEG, not {codec.name}")
-        self.name, self.codec = name, codec
+        self.name, self.codec, self.settings = name, codec, settings
         self.rate_param = f"model/{codec.rate_param}"
         self.models, self.meta, self.paths = {}, {}, {}
         for key, path in checkpoints.items():
@@ -122,9 +122,11 @@ class SandwichMethod(Method):
     def rate_search_grids(self) -> list[list[str]]:
         """Per model, every JPEG step Δ′ = 255…1 (a target rate often falls between the bench's
         Δ′ points, or beyond a model's sweep); for HEIC, every quality within the settings' range."""
-        if self.codec.rate_param != "step":
-            return super().rate_search_grids()
-        return [[f"{key}/{step}" for step in range(255, 0, -1)] for key in self.models]
+        if self.codec.rate_param == "step":
+            settings = range(255, 0, -1)
+        else:
+            settings = range(min(self.settings), max(self.settings) + 1)
+        return [[f"{key}/{setting}" for setting in settings] for key in self.models]
 
     def _encode(self, image, rate_point):
         key, setting = self._split(rate_point)

@@ -94,6 +94,22 @@ def test_target_bpp_keeps_the_largest_point_that_fits(data_root, tmp_path, capsy
     assert 8 * (tmp_path / "s.jpg").stat().st_size / image[..., 0].size == pytest.approx(rates[0])
 
 
+def test_target_bpp_tries_each_point_of_a_non_integer_grid(data_root):
+    """JPEG XL's distances are not integers: every point is tried, and the best within the budget wins."""
+    from sandwich.cli import _best_within_target
+    from sandwich.metrics import psnr
+
+    method = build_method("jxl")
+    image = load_for_domain(data_root / "hdr" / "test" / "a.exr", "hdr16")
+    assert method.rate_search_grids() == [[point] for point in method.rate_points]
+    files = {point: method.encode(image, point) for point in method.rate_points}
+    rates = sorted(8 * len(data) / image[..., 0].size for data in files.values())
+    target = (rates[1] + rates[2]) / 2
+    fitting = [p for p, data in files.items() if 8 * len(data) / image[..., 0].size <= target]
+    best = max(fitting, key=lambda p: psnr(image, method.decode(files[p]), 65535))
+    assert _best_within_target(method, image, target) == (best, files[best])
+
+
 class _Grids:
     """A sandwich-like method: points run model by model, so the rates rise and fall along the
     list; each file's first byte names its point, and its decode is the source plus an error

@@ -109,14 +109,14 @@ class Method(ABC):
         """Drop work a method caches across calls (a sandwich's last bottleneck); timing needs it."""
 
     def rate_search_grids(self) -> list[list[Any]]:
-        """Rate points a target-rate search may bisect, as grids each monotone in rate: one per
-        model of a multi-model method ("<model>/<setting>" points). Integer settings (qualities,
-        steps) include every integer between the grid's smallest and largest, since a target
-        often falls between the bench's points; other grids are taken as they are."""
-        grids: dict[str, list[Any]] = {}
-        for point in self.rate_points:
-            grids.setdefault(str(point).rpartition("/")[0], []).append(point)
-        return [_every_integer_setting(grid) for grid in grids.values()]
+        """Rate points a target-rate search may try, as grids each bisected as monotone in rate.
+        Integer settings (qualities, steps): every integer between the smallest and largest, since a
+        target often falls between the bench's points. Other rate points (few, and not always
+        monotone in rate) are each tried on their own."""
+        points = list(self.rate_points)
+        if points and all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in points):
+            return [list(range(min(points), max(points) + 1))]
+        return [[point] for point in points]
 
     def info(self) -> dict:
         return {
@@ -126,18 +126,6 @@ class Method(ABC):
             "rate_points": list(self.rate_points),
             "description": self.description,
         }
-
-
-def _every_integer_setting(grid: list[Any]) -> list[Any]:
-    """[1, 2, 4] -> [1, 2, 3, 4]; ["m/10", "m/8"] -> ["m/8", "m/9", "m/10"]; other grids unchanged."""
-    if all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in grid):
-        return list(range(min(grid), max(grid) + 1))
-    parts = [p.rpartition("/") if isinstance(p, str) else ("", "", "") for p in grid]
-    models = {model for model, _, _ in parts}
-    if len(models) == 1 and all(sep and setting.isdigit() for _, sep, setting in parts):
-        (model,), settings = models, [int(setting) for _, _, setting in parts]
-        return [f"{model}/{s}" for s in range(min(settings), max(settings) + 1)]
-    return list(grid)
 
 
 def check_image(image: np.ndarray, domain: str, who: str) -> None:
