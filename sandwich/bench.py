@@ -32,9 +32,9 @@ MARKERS = ("<!-- bench:begin -->", "<!-- bench:end -->")
 XLIM = {"hdr": (0, 16), "sr": (0, 4)}  # bpp shown; points beyond stay in the JSON and BD tables
 
 
-def summarise(task: str, folder: Path, anchor: str, methods: list[str]) -> str:
-    """Plots and BD tables of one task; returns the Markdown section."""
-    everything = rd.load_results(folder)
+def summarise(task: str, folder: Path, anchor: str, methods: list[str], everything: dict[str, dict]) -> str:
+    """Plots and BD tables of one task from its loaded results (`rd.load_results(folder)`);
+    returns the Markdown section."""
     results = {m: everything[m] for m in methods if m in everything}
     lines = [f"### {task.upper()} ({len(next(iter(results.values()))['dataset']['images'])} images)", ""]
     hline = None
@@ -152,10 +152,13 @@ def main(cfg: DictConfig) -> None:
         if cfg.example_method and (not cfg.only or cfg.example_method in cfg.only):
             codec_example(cfg.example_method, Path(cfg.data_root), results / "hdr" / "codec_example.png")
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    sections = [summarise(task, results / task, spec.anchor, list(spec.methods)) for task, spec in cfg.tasks.items()]
+    loaded = {task: rd.load_results(results / task) for task in cfg.tasks}
+    sections = [
+        summarise(task, results / task, spec.anchor, list(spec.methods), loaded[task]) for task, spec in cfg.tasks.items()
+    ]
     if cfg.targets:
-        loaded = {name: res for task in cfg.tasks for name, res in rd.load_results(results / task).items()}
-        sections.append("### Targets (BD-PSNR over the curves' overlap)\n\n" + rd.target_table(loaded, list(cfg.targets)))
+        every_task = {name: res for by_name in loaded.values() for name, res in by_name.items()}
+        sections.append("### Targets (BD-PSNR over the curves' overlap)\n\n" + rd.target_table(every_task, list(cfg.targets)))
     minutes = f"{meta['wall_s'] / 60:.1f} min" if meta.get("wall_s") else "not measured"
     body = (
         f"Measured `make bench` run time (sum of the per-method evaluation times, venv present): **{minutes}** on "
