@@ -43,7 +43,10 @@ class SandwichMethod(Method):
         step_factors: Sequence[float] | None = None,
         settings: Sequence[int] | None = None,
         root: str | Path = checkpoint.PROJECT_ROOT,
+        tables: tuple[float, float] | None = None,
     ):
+        """`tables` = (tilt, chroma) codes every model with these step tables instead of the ones
+        it trained through: a what-if (`sandwich.validate --tables`), never the bench's."""
         if not codec.can_embed_header or codec.domain != "rgb8":
             raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
         if (step_factors is None) == (settings is None):
@@ -69,9 +72,13 @@ class SandwichMethod(Method):
                 f"{name}: the step tables are each model's own (the tilt and chroma it trained with); "
                 f"leave the codec's at the flat default, not {(codec.tilt, codec.chroma)}"
             )
+        if tables and codec.rate_param != "step":
+            raise ValueError(f"{name}: tables shape a step-table JPEG's, and {codec.name} has none")
         # each model codes with the tables its proxy trained through: like Δ, they are part of the model
         self.codecs = {
-            key: codec.with_tables(model.proxy.tilt, model.proxy.chroma) if codec.rate_param == "step" else codec
+            key: codec.with_tables(*(tables or (model.proxy.tilt, model.proxy.chroma)))
+            if codec.rate_param == "step"
+            else codec
             for key, model in self.models.items()
         }
         points = []

@@ -55,8 +55,6 @@ def file_method(
     the file trained through, as for every model) swept over Δ′ = round(f·learned Δ), or
     `sandwich_<task>_heic`'s at the qualities in `heic`. `tables` = (tilt, chroma) codes the JPEG
     with other tables than the file trained through instead (a what-if: the networks are unchanged)."""
-    if tables and heic:
-        raise ValueError("tables shape JPEG's step tables; HEIC has none")
     from hydra.utils import instantiate
 
     model, meta = checkpoint.load(path)
@@ -65,13 +63,10 @@ def file_method(
     # the header carries the model key (a few bytes): the bench's key for a file it holds, else one like them
     keys = {(checkpoint.PROJECT_ROOT / p).resolve(): k for k, p in config.checkpoints.items()}
     key = keys.get(Path(path).resolve(), f"lambda_{meta.get('lmbda', 0):g}")
-    method = SandwichMethod(
+    return SandwichMethod(
         name, instantiate(config.codec, _convert_="all"),
-        {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic,
+        {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic, tables=tables,
     )  # fmt: skip
-    if tables:
-        method.codecs[key] = method.codec.with_tables(*tables)
-    return method
 
 
 def score(method: SandwichMethod, images: list[np.ndarray]) -> list[dict]:
