@@ -31,9 +31,9 @@ committed_file() {  # commit path-in-checkpoints/ -> a copy of that file as comm
 session4_file() { committed_file $SESSION4 "$1"; }
 
 stage1() {  # task lmbda step_init
-  $PY -m sandwich.train experiment=sandwich_$1 $COMMON model.lmbda=$2 model.step_init=$3 model.lr=5e-4 \
+  $PY -m sandwich.train experiment=sandwich_$1 $COMMON model.lmbda=$2 model.net.step_init=$3 model.lr=5e-4 \
     trainer.max_steps=$STAGE1_STEPS model.lr_drop=2.0 ckpt_path=${RESUME:-null}
-  $PY -m sandwich.train experiment=sandwich_$1 name=sandwich_$1_long $COMMON model.lmbda=$2 model.step_init=$3 \
+  $PY -m sandwich.train experiment=sandwich_$1 name=sandwich_$1_long $COMMON model.lmbda=$2 model.net.step_init=$3 \
     model.lr=5e-4 trainer.max_steps=${LONG_STEPS[$1]} model.lr_drop=2.0 \
     init_from=logs/train/sandwich_$1/lmbda_$2/checkpoints/step$(printf %06d $STAGE1_STEPS).ckpt
 }
@@ -46,7 +46,7 @@ finetune() {  # task stage1_lmbda lmbda step_init file_lmbda   (START: the check
   local start=${START:-logs/train/sandwich_$1_long/lmbda_$2/checkpoints/step$(printf %06d ${LONG_STEPS[$1]}).ckpt}
   local name=${FT_NAME:-sandwich_$1_ft}
   fresh logs/train/$name/lmbda_$3
-  $PY -m sandwich.train experiment=sandwich_$1 name=$name $COMMON model.lmbda=$3 model.step_init=$4 \
+  $PY -m sandwich.train experiment=sandwich_$1 name=$name $COMMON model.lmbda=$3 model.net.step_init=$4 \
     model.lr=2e-4 trainer.max_steps=${FT_STEPS[$1]} trainer.val_check_interval=250 init_from=$start
   $PY -m sandwich.export logs/train/$name/lmbda_$3/checkpoints/last.ckpt \
     checkpoints/sandwich_$1/lambda_$5.pt --stage1 $start
@@ -61,7 +61,7 @@ shaped_post() {  # run_name start_commit "schedule overrides" λ:Δ[:tilt] ...  
     start=$(committed_file $commit sandwich_sr/lambda_$lmbda.pt)
     fresh logs/train/$name/lmbda_$lmbda.0
     $PY -m sandwich.train experiment=sandwich_sr name=$name ${COMMON/data.crop=128/data.crop=256} \
-      model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.tilt=${tilt:-1}.0 model.chroma=1.5 model.freeze_pre=true \
+      model.lmbda=$lmbda.0 model.net.step_init=$delta model.step_jitter=2.0 model.net.tilt=${tilt:-1}.0 model.net.chroma=1.5 model.freeze_pre=true \
       $schedule init_from=$start
     $PY -m sandwich.export logs/train/$name/lmbda_$lmbda.0/checkpoints/last.ckpt \
       checkpoints/sandwich_sr/lambda_$lmbda${tilt:+_tilt$tilt}.pt --stage1 $start
@@ -78,8 +78,8 @@ gpu_run() {  # out name lmbda step_init start_lmbda overrides...   (one GPU run 
   $PY -m sandwich.train experiment=sandwich_sr name=$name trainer=${SR_GPU_TRAINER:-gpu} threads=3 logger=csv \
     data.crop=256 data.batch_size=${SR_GPU_BATCH:-16} trainer.enable_progress_bar=false trainer.max_steps=1000000 \
     +trainer.max_time=${SR_GPU_TIME:-00:00:07:00} trainer.val_check_interval=${SR_GPU_VAL:-1000} \
-    callbacks.checkpoint.every_n_train_steps=2000 model.lmbda=$lmbda model.step_init=$delta \
-    model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 "$@" init_from=$start
+    callbacks.checkpoint.every_n_train_steps=2000 model.lmbda=$lmbda model.net.step_init=$delta \
+    model.step_jitter=2.0 model.net.tilt=1.0 model.net.chroma=1.5 "$@" init_from=$start
   $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt "$out/${name}_$lmbda.pt" --stage1 $start
 }
 
@@ -88,7 +88,7 @@ cpu_joint() {  # name start lmbda step_init out   (pre + post + Δ on the CPU: 1
   local name=$1 start=$2 lmbda=$3 delta=$4 out=$5
   fresh logs/train/$name/lmbda_$lmbda
   $PY -m sandwich.train experiment=sandwich_sr name=$name ${COMMON/data.crop=128/data.crop=256} model.lmbda=$lmbda \
-    model.step_init=$delta model.step_jitter=2.0 model.tilt=1.0 model.chroma=1.5 model.rate_input=unquantized \
+    model.net.step_init=$delta model.step_jitter=2.0 model.net.tilt=1.0 model.net.chroma=1.5 model.net.rate_input=unquantized \
     model.lr=1e-4 trainer.max_steps=1000 trainer.val_check_interval=500 init_from=$start
   $PY -m sandwich.export logs/train/$name/lmbda_$lmbda/checkpoints/last.ckpt $out --stage1 $start
 }
@@ -110,7 +110,7 @@ case "${1:-}" in
     if [[ -z ${SKIP_STAGE1:-} ]]; then
       fresh $stage1
       $PY -m sandwich.train experiment=sandwich_hdr name=sandwich_hdr_ycc $COMMON model.lmbda=200000.0 \
-        model.step_init=6.0 model.lr=5e-4 trainer.max_steps=$HDR_STEPS model.lr_drop=2.0
+        model.net.step_init=6.0 model.lr=5e-4 trainer.max_steps=$HDR_STEPS model.lr_drop=2.0
     fi
     export START=$stage1/checkpoints/step$(printf %06d $HDR_STEPS).ckpt FT_NAME=sandwich_hdr_ycc_ft
     # Δ₀ per λ: about where stage 1's λ=2e5 settled (Δ ≈ 2.9), scaled by √λ as the official code's init
@@ -129,7 +129,7 @@ case "${1:-}" in
   sr_1c)  # session 5: stage 1c, then the per-λ fine-tunes from it
     if [[ -z ${SKIP_STAGE1:-} ]]; then
       fresh logs/train/sandwich_sr_long2/lmbda_50.0
-      $PY -m sandwich.train experiment=sandwich_sr name=sandwich_sr_long2 $COMMON model.lmbda=50.0 model.step_init=10.0 \
+      $PY -m sandwich.train experiment=sandwich_sr name=sandwich_sr_long2 $COMMON model.lmbda=50.0 model.net.step_init=10.0 \
         model.lr=5e-4 trainer.max_steps=$SR_1C_STEPS model.lr_drop=2.0 init_from=$(session4_file sandwich_sr/lambda_50.pt)
     fi
     export START=logs/train/sandwich_sr_long2/lmbda_50.0/checkpoints/step$(printf %06d $SR_1C_STEPS).ckpt FT_NAME=sandwich_sr_ft2
@@ -140,21 +140,21 @@ case "${1:-}" in
     ;;
   sr_crop256)  # session 6: every session-5 λ file 500 more steps on 256² crops (Δ restarts near its learned value)
     # λ=400 ran first, by hand, with trainer.max_steps=600 val_check_interval=200, and shipped its step000500.ckpt
-    # (its last.ckpt then: the final-step save of sandwich.callbacks.StepCheckpoint came after it)
+    # (its last.ckpt then: the final-step save of sandwich.training.callbacks.StepCheckpoint came after it)
     # λ=20 ran last, as SR_CROP256=20:4.5
     for spec in ${SR_CROP256:-400:20.0 150:12.0 50:8.0 20:4.5}; do
       lmbda=${spec%%:*} delta=${spec#*:}
       start=$(committed_file $SESSION5 sandwich_sr/lambda_$lmbda.pt)
       fresh logs/train/sandwich_sr_crop256/lmbda_$lmbda.0
       $PY -m sandwich.train experiment=sandwich_sr name=sandwich_sr_crop256 ${COMMON/data.crop=128/data.crop=256} \
-        model.lmbda=$lmbda.0 model.step_init=$delta model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 \
+        model.lmbda=$lmbda.0 model.net.step_init=$delta model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250 \
         init_from=$start
       $PY -m sandwich.export logs/train/sandwich_sr_crop256/lmbda_$lmbda.0/checkpoints/last.ckpt \
         checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start
     done
     ;;
   sr_shaped)  # session 8: session-7 λ files, 500 more 256² steps with step jitter, through shaped step tables
-    # (model.tilt=1.0 model.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables").
+    # (model.net.tilt=1.0 model.net.chroma=1.5: coefficient (u,v) at Δ·(1 + (u+v)/14), Cb/Cr 1.5× that; README "Shaped step tables").
     # Only the post-processor trains (model.freeze_pre=true): pre-processor and Δ stay the session-7 file's. Trained jointly,
     # the same 500 steps lost 0.1–1 dB at equal rate even against the flat session-7 files (checkpoints/README.md).
     shaped_post sr_shaped $SESSION7 "model.lr=2e-4 trainer.max_steps=500 trainer.val_check_interval=250" \
@@ -171,12 +171,12 @@ case "${1:-}" in
     # surrogate on the unquantized coefficients (session 9's best joint setting), at λ = 400 and at a lower rate
     gpu_runs "sr_gpu_post 400.0 18.96 400 model.freeze_pre=true model.lr=1e-4" \
       "sr_gpu_post 150.0 11.22 150 model.freeze_pre=true model.lr=1e-4" \
-      "sr_gpu_joint 400.0 18.96 400 model.rate_input=unquantized model.lr=2e-4" \
-      "sr_gpu_joint 1000.0 34.0 400 model.rate_input=unquantized model.lr=2e-4"
+      "sr_gpu_joint 400.0 18.96 400 model.net.rate_input=unquantized model.lr=2e-4" \
+      "sr_gpu_joint 1000.0 34.0 400 model.net.rate_input=unquantized model.lr=2e-4"
     ;;
   sr_gpu2)  # session 12, the same lease's last minutes (SR_GPU_TIME=00:00:02:30): the joint setting at λ = 150 and 50
-    gpu_runs "sr_gpu_joint 150.0 11.22 150 model.rate_input=unquantized model.lr=2e-4" \
-      "sr_gpu_joint 50.0 6.56 50 model.rate_input=unquantized model.lr=2e-4"
+    gpu_runs "sr_gpu_joint 150.0 11.22 150 model.net.rate_input=unquantized model.lr=2e-4" \
+      "sr_gpu_joint 50.0 6.56 50 model.net.rate_input=unquantized model.lr=2e-4"
     ;;
   sr_cpu)  # sessions 12–13: the joint setting continued on the CPU from the GPU runs' files, 1000 steps per run
     # (side by side, 1 thread each). λ = 150 starts from sr_gpu2's export (run that first; SR_CPU_150_START).
@@ -202,7 +202,7 @@ case "${1:-}" in
       start=$(committed_file $SESSION6 sandwich_sr/lambda_$lmbda.pt)
       fresh logs/train/sr_jitter/lmbda_$lmbda.0
       $PY -m sandwich.train experiment=sandwich_sr name=sr_jitter ${COMMON/data.crop=128/data.crop=256} \
-        model.lmbda=$lmbda.0 model.step_init=$delta model.step_jitter=2.0 model.lr=2e-4 trainer.max_steps=500 \
+        model.lmbda=$lmbda.0 model.net.step_init=$delta model.step_jitter=2.0 model.lr=2e-4 trainer.max_steps=500 \
         trainer.val_check_interval=250 init_from=$start
       $PY -m sandwich.export logs/train/sr_jitter/lmbda_$lmbda.0/checkpoints/last.ckpt \
         checkpoints/sandwich_sr/lambda_$lmbda.pt --stage1 $start

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sandwich.bitstream import MAGIC, container, extract_from_jpeg, unpack
-from sandwich.codecs.base import DOMAINS, DecodeError
+from sandwich.core.bitstream import MAGIC, container, extract_from_jpeg, unpack
+from sandwich.core.domains import DOMAINS
+from sandwich.evaluation.rate_search import best_within_target
+from sandwich.evaluation.registry import UnknownMethod, build_method, method_names
+from sandwich.core.errors import DecodeError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
 
@@ -25,29 +27,6 @@ class UserError(Exception):
     def __init__(self, message: str, code: int = EXIT_INPUT):
         super().__init__(message)
         self.code = code
-
-
-def method_names() -> list[str]:
-    return sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
-
-
-def method_config(name: str):
-    """`conf/method/NAME.yaml` as the evaluator composes it (codec defaults merged in)."""
-    if name not in method_names():
-        raise UserError(f"unknown method {name!r}; `sandwich methods` lists them", EXIT_USAGE)
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("eval", overrides=[f"method={name}"]).method
-
-
-def build_method(name: str):
-    """The method as `conf/method/NAME.yaml` composes it (what the evaluator runs)."""
-    from hydra.utils import instantiate
-
-    return instantiate(method_config(name), _convert_="all")
 
 
 def embedded_header(data: bytes) -> bytes | None:
@@ -95,7 +74,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _load_image(path: Path, domain: str) -> np.ndarray:
-    from sandwich.images import ImageError, load_for_domain
+    from sandwich.core.images import ImageError, load_for_domain
 
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -103,43 +82,6 @@ def _load_image(path: Path, domain: str) -> np.ndarray:
         return load_for_domain(path, domain)
     except (ImageError, ValueError, OSError) as err:
         raise UserError(f"{path}: cannot read as {DOMAINS[domain][2]}: {err}") from err
-
-
-def _best_within_target(method, image: np.ndarray, target_bpp: float) -> tuple[object, bytes]:
-    """The best rate point whose real bitstream fits in `target_bpp`. Each of the method's rate
-    search grids (one per λ model of a sandwich; every JPEG step Δ′ there, not only the bench's)
-    is bisected (assumed monotone in rate, direction measured) for its largest point that fits,
-    and of those the one whose decode has the highest PSNR against the source wins: models
-    differ in quality at equal rate, so the closest rate alone could pick a weaker model. If
-    nothing fits, the smallest file tried."""
-    pixels = image.shape[0] * image.shape[1]
-    tried: dict[object, bytes] = {}
-
-    def bpp(point) -> float:
-        if point not in tried:
-            tried[point] = method.encode(image, point)
-        return 8 * len(tried[point]) / pixels
-
-    fitting = []
-    for grid in method.rate_search_grids():
-        order = grid if bpp(grid[-1]) >= bpp(grid[0]) else grid[::-1]  # rising rate
-        if bpp(order[0]) > target_bpp:
-            continue
-        lo, hi = 0, len(order)  # order[lo] fits; order[hi] (if any) does not
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if bpp(order[mid]) <= target_bpp else (lo, mid)
-        fitting.append(order[lo])
-    if not fitting:
-        best = min(tried, key=lambda point: len(tried[point]))
-    elif len(fitting) == 1:
-        best = fitting[0]
-    else:
-        from sandwich.metrics import psnr
-
-        peak = DOMAINS[method.domain][1]
-        best = max(fitting, key=lambda point: psnr(image, method.decode(tried[point]), peak))
-    return best, tried[best]
 
 
 def _parse_rate_point(method, text: str):
@@ -153,12 +95,19 @@ def _parse_rate_point(method, text: str):
     return value
 
 
+def _build(name: str):
+    try:
+        return build_method(name)
+    except UnknownMethod as err:
+        raise UserError(f"{err.args[0]}; `sandwich methods` lists them", EXIT_USAGE) from err
+
+
 def compress(args) -> int:
-    method = build_method(args.method)
+    method = _build(args.method)
     image = _load_image(Path(args.input), method.domain)
     start = time.perf_counter()
     if args.target_bpp is not None:
-        rate_point, data = _best_within_target(method, image, args.target_bpp)
+        rate_point, data = best_within_target(method, image, args.target_bpp)
     else:
         points = list(method.rate_points)
         rate_point = _parse_rate_point(method, args.rate_point) if args.rate_point else points[len(points) // 2]
@@ -179,12 +128,12 @@ def compress(args) -> int:
 
 
 def _metrics_text(image: np.ndarray, decoded: np.ndarray, domain: str) -> str:
-    from sandwich.metrics import psnr
+    from sandwich.evaluation.metrics import psnr
 
     peak = DOMAINS[domain][1]
     text = f"PSNR {psnr(image, decoded, peak):.2f} dB"
     if domain == "hdr16":
-        from sandwich.metrics import pu_psnr
+        from sandwich.evaluation.metrics import pu_psnr
 
         text += f", PU21-PSNR {pu_psnr(image, decoded):.2f} dB"
     return text
@@ -209,12 +158,12 @@ def _method_of(data: bytes, hint: str | None) -> str:
 
 
 def decompress(args) -> int:
-    from sandwich.images import write_exr, write_png
-    from sandwich.transfer import pq16_to_nits
+    from sandwich.core.images import write_exr, write_png
+    from sandwich.core.transfer import pq16_to_nits
 
     data = _read_bytes(Path(args.input))
     name = _method_of(data, args.method)
-    method = build_method(name)
+    method = _build(name)
     out = Path(args.output)
     suffix = out.suffix.lower()
     if suffix not in (".exr", ".png"):

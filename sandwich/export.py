@@ -1,6 +1,6 @@
 """Ship a trained model: `python -m sandwich.export RUN/checkpoints/last.ckpt checkpoints/NAME.pt`.
 
-Writes the fp16, self-describing checkpoint (sandwich/checkpoint.py) with its provenance: the run's
+Writes the fp16, self-describing checkpoint (sandwich/methods/checkpoint.py) with its provenance: the run's
 exact Hydra overrides, steps, training wall time, device, and any stage it was started from.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from sandwich import checkpoint
+from sandwich.methods import checkpoint
+from sandwich.methods.sandwich.proxy import JPEGProxy
 
 
 def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
@@ -40,12 +41,22 @@ def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
     }
 
 
+def summary(path: Path) -> tuple[str, dict]:
+    """(network kind, meta with `digest`, plus `learned_step` for a sandwich with a pre-processor)."""
+    kind, args, state, meta = checkpoint.peek(path)
+    if kind == "sandwich" and not args.get("post_only"):  # Δ is trained only with a pre-processor
+        proxy = JPEGProxy()
+        proxy.q.data.copy_(state["proxy.q"])
+        meta["learned_step"] = float(proxy.step.detach())
+    return kind, meta
+
+
 def table(folder: Path) -> str:
     """Markdown table of every shipped checkpoint under `folder`, from the files' own metadata."""
     rows = ["| file | MB | network | λ | learned Δ | steps | wall (min) | device | sha256 (first 8 bytes) | command |",
             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for path in sorted(folder.rglob("*.pt")):
-        kind, meta = checkpoint.peek(path)
+        kind, meta = summary(path)
         trained_rate = "learned_step" in meta  # post-only and baselines have no rate term: no λ, no Δ
         lmbda = f"{meta.get('lmbda'):g}" if trained_rate else "—"
         step = f"{meta['learned_step']:.2f}" if trained_rate else "—"
@@ -73,7 +84,7 @@ def main() -> None:
     if not (args.training_checkpoint and args.out):
         parser.error("give TRAINING_CHECKPOINT and OUT (or --table FOLDER)")
     path = checkpoint.export(args.training_checkpoint, args.out, provenance(args.training_checkpoint, args.stage1))
-    kind, meta = checkpoint.peek(path)
+    kind, meta = summary(path)
     step = f", learned Δ {meta['learned_step']:.3f}" if "learned_step" in meta else ""
     print(f"{path}: {kind}, {path.stat().st_size / 1e6:.2f} MB, step {meta['global_step']}{step}, sha256 {meta['digest'].hex()}")
 

@@ -21,7 +21,8 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sandwich.checkpoint import network_state
+from sandwich.core.paths import CONF_DIR
+from sandwich.methods.checkpoint import network_state
 
 SWEEP_STAMP = "SANDWICH_SWEEP_STAMP"
 
@@ -114,7 +115,7 @@ def train(cfg: DictConfig) -> L.Trainer:
     return trainer
 
 
-@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     train(cfg)
 

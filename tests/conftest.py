@@ -9,9 +9,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from sandwich.images import linear_to_pq16, write_exr, write_png
+from sandwich.core.paths import CONF_DIR
+from sandwich.core.images import linear_to_pq16, write_exr, write_png
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
+CONF = str(CONF_DIR)
 METHODS = sorted(p.stem for p in Path(CONF, "method").glob("*.yaml"))
 CODECS = sorted(p.stem for p in Path(CONF, "codec").glob("*.yaml"))
 
@@ -70,3 +71,15 @@ def compose_cfg():
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+def sandwich_module(task: str = "hdr", pre: dict | None = None, post: dict | None = None, **kwargs):
+    """A SandwichModule from the network's and the module's keyword arguments in one call."""
+    import inspect
+
+    from sandwich.methods.sandwich.model import Sandwich
+    from sandwich.methods.sandwich.module import SandwichModule
+
+    net_keys = set(inspect.signature(Sandwich).parameters)
+    net = Sandwich(task, pre, post, **{k: v for k, v in kwargs.items() if k in net_keys})
+    return SandwichModule(net, **{k: v for k, v in kwargs.items() if k not in net_keys})

@@ -12,8 +12,10 @@ import pytest
 from conftest import METHODS
 from PIL import Image
 
-from sandwich.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, build_method, main
-from sandwich.images import load_for_domain, read_image
+from sandwich.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+from sandwich.evaluation.rate_search import best_within_target
+from sandwich.evaluation.registry import build_method
+from sandwich.core.images import load_for_domain, read_image
 
 # files that `info` cannot show with a plain decoder (Pillow): 12-bit JPEG, and JPEG XL (no
 # Pillow plugin); every other method's file must open as a standard JPEG/HEIC/AVIF image
@@ -96,8 +98,7 @@ def test_target_bpp_keeps_the_largest_point_that_fits(data_root, tmp_path, capsy
 
 def test_target_bpp_tries_each_point_of_a_non_integer_grid(data_root):
     """JPEG XL's distances are not integers: every point is tried, and the best within the budget wins."""
-    from sandwich.cli import _best_within_target
-    from sandwich.metrics import psnr
+    from sandwich.evaluation.metrics import psnr
 
     method = build_method("jxl")
     image = load_for_domain(data_root / "hdr" / "test" / "a.exr", "hdr16")
@@ -107,7 +108,7 @@ def test_target_bpp_tries_each_point_of_a_non_integer_grid(data_root):
     target = (rates[1] + rates[2]) / 2
     fitting = [p for p, data in files.items() if 8 * len(data) / image[..., 0].size <= target]
     best = max(fitting, key=lambda p: psnr(image, method.decode(files[p]), 65535))
-    assert _best_within_target(method, image, target) == (best, files[best])
+    assert best_within_target(method, image, target) == (best, files[best])
 
 
 class _Grids:
@@ -134,15 +135,14 @@ class _Grids:
 def test_target_bpp_searches_each_models_grid_for_the_best_quality():
     """Each model's grid is searched for its largest point within the budget (b/1: one bisection
     of the whole list never tries it), and the best decode of those wins, not the closest rate."""
-    from sandwich.cli import _best_within_target
 
     source = np.full((64, 64, 3), 1000, np.uint16)
-    point, data = _best_within_target(_Grids(), source, 3.5)
+    point, data = best_within_target(_Grids(), source, 3.5)
     assert point == "a/1" and len(data) == int(2.0 * 4096 / 8)
     sharper = _Grids()
     sharper.error = {**_Grids.error, "b/1": 10}
-    assert _best_within_target(sharper, source, 3.5)[0] == "b/1"
-    assert _best_within_target(_Grids(), source, 0.1)[0] == "a/3"  # nothing fits: the smallest file
+    assert best_within_target(sharper, source, 3.5)[0] == "b/1"
+    assert best_within_target(_Grids(), source, 0.1)[0] == "a/3"  # nothing fits: the smallest file
 
 
 def test_bad_inputs_exit_1_with_one_clear_line(data_root, tmp_path, capsys):

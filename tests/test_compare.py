@@ -1,4 +1,4 @@
-"""sandwich.compare: per-point tables, BD over a fixed interval and gains at a rate, from results JSON."""
+"""sandwich.tools.compare: per-point tables, BD over a fixed interval and gains at a rate, from results JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sandwich import compare
+from sandwich.tools import compare
 
 
 def _write(folder, name, points):

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.dequant import DequantizationNet, Dequantization, DequantModule
-from baselines.truncation import Truncation, midpoint, truncate
-from sandwich import checkpoint
-from sandwich.codecs.base import DecodeError
+from sandwich.methods.sandwich.model import load_sandwich
+from sandwich.methods.dequant.method import Dequantization
+from sandwich.methods.dequant.module import DequantModule
+from sandwich.methods.dequant.net import DequantizationNet
+from sandwich.methods.truncation import Truncation, midpoint, truncate
+from sandwich.methods import checkpoint
+from sandwich.core.errors import DecodeError
 from sandwich.codecs.heic import HEIC
 from sandwich.codecs.jpeg import JPEG, decode_jpeg8
 
@@ -88,7 +91,7 @@ def test_other_weights_refuse_the_file(method, tmp_path, hdr_image):
 def test_a_sandwich_checkpoint_is_not_a_dequantization_net(tmp_path):
     path, _ = _shipped(tmp_path)
     with pytest.raises(ValueError, match="'dequant' checkpoint, not 'sandwich'"):
-        checkpoint.load(path)
+        load_sandwich(path)
 
 
 def test_heic_method_round_trip(tmp_path, hdr_image):

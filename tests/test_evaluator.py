@@ -7,16 +7,15 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from sandwich.core.paths import PROJECT_ROOT
 from sandwich.eval import run
-from sandwich.evaluate import SCHEMA_VERSION
-from sandwich.images import load_hdr16
+from sandwich.evaluation.evaluator import SCHEMA_VERSION
+from sandwich.core.images import load_hdr16
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_eval_writes_valid_results_and_recomputable_files(compose_cfg, data_root, tmp_path):
@@ -69,14 +68,14 @@ def test_bench_runs_both_tasks_and_writes_tables(data_root, tmp_path):
     results = tmp_path / "results"
     command = [
         sys.executable, "-m", "sandwich.bench",
-        f"data_root={data_root}", f"results_dir={results}", f"readme={readme}",
+        f"paths.data_root={data_root}", f"paths.results_dir={results}", f"readme={readme}",
         "logger=none", "workers=1", "cvvdp_images=0",
         "tasks.hdr.methods=[truncation_jpeg,truncation_jpeg_flat]",
         "tasks.sr.methods=[bicubic_jpeg,jpeg_full]",
         f"hydra.run.dir={tmp_path / 'hydra'}",
     ]  # fmt: skip
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     for task, methods in {"hdr": ["truncation_jpeg", "truncation_jpeg_flat"], "sr": ["bicubic_jpeg", "jpeg_full"]}.items():
         for method in methods:
@@ -90,7 +89,7 @@ def test_bench_runs_both_tasks_and_writes_tables(data_root, tmp_path):
 
 
 def test_results_json_is_strict(tmp_path):
-    from sandwich.evaluate import write_results
+    from sandwich.evaluation.evaluator import write_results
 
     path = write_results({"curve": [{"psnr": math.inf, "bpp": np.float32(2.5), "n": np.int64(3)}]}, tmp_path / "r.json")
     text = path.read_text()
@@ -99,7 +98,7 @@ def test_results_json_is_strict(tmp_path):
 
 
 def test_the_mean_says_when_lossless_images_are_left_out():
-    from sandwich.evaluate import aggregate
+    from sandwich.evaluation.evaluator import aggregate
 
     rows = [{"rate_point": 1, "bpp": 1.0, "bytes": 10, "psnr": 40.0}, {"rate_point": 1, "bpp": 3.0, "bytes": 30, "psnr": math.inf}]
     (point,) = aggregate(rows, [1], ["psnr"])

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.han import entropy
-from baselines.han.codec import Han, parse_rate_point
-from baselines.han.gdn import GDN, IGDN
-from baselines.han.layers import SideInfo, analyse, map_residual, residual_ranges, unmap_residual
-from baselines.han.model import binarize, pad_to_multiple
-from baselines.han.module import HanModule
-from sandwich import checkpoint
-from sandwich.bitstream import embed_in_jpeg, extract_from_jpeg, unpack
-from sandwich.codecs.base import DecodeError
-from sandwich.images import linear_to_pq16
+from sandwich.methods.han import entropy
+from sandwich.methods.han.method import Han, parse_rate_point
+from sandwich.methods.han.gdn import GDN, IGDN
+from sandwich.methods.han.layers import SideInfo, analyse, map_residual, residual_ranges, unmap_residual
+from sandwich.methods.han.model import binarize, pad_to_multiple
+from sandwich.methods.han.module import HanModule
+from sandwich.methods import checkpoint
+from sandwich.core.bitstream import embed_in_jpeg, extract_from_jpeg, unpack
+from sandwich.core.errors import DecodeError
+from sandwich.core.images import linear_to_pq16
 from conftest import synthetic_linear
 
 TINY = {"channels": 8, "iterations": 3, "post_channels": 4, "post_blocks": 1}

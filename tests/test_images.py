@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_linear, synthetic_sr
 
-from sandwich.images import (
+from sandwich.core.images import (
     HDRScaling,
     ImageError,
     linear_to_pq16,
@@ -16,7 +16,7 @@ from sandwich.images import (
     write_exr,
     write_png,
 )
-from sandwich.transfer import luminance, pq16_to_nits
+from sandwich.core.transfer import luminance, pq16_to_nits
 
 
 def test_exr_round_trip_and_pq_anchor(tmp_path):

@@ -1,4 +1,4 @@
-"""JPEG XT profiles A/B/C (baselines.jpegxt) and the Reinhard–Devlin TMO they share (baselines.tmo)."""
+"""JPEG XT profiles A/B/C (sandwich.methods.jpegxt) and the Reinhard–Devlin TMO they share (sandwich.methods.tmo)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from baselines.jpegxt import JpegXTA, JpegXTB, JpegXTC
-from baselines.tmo import itmo_lut, tonemap
-from sandwich.bitstream import MAGIC
-from sandwich.codecs.base import DecodeError
+from sandwich.methods.jpegxt import JpegXTA, JpegXTB, JpegXTC
+from sandwich.methods.tmo import itmo_lut, tonemap
+from sandwich.core.bitstream import MAGIC
+from sandwich.core.errors import DecodeError
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
-from sandwich.transfer import nits_to_pq16, pq16_to_nits
+from sandwich.core.transfer import nits_to_pq16, pq16_to_nits
 
 PROFILES = [JpegXTA, JpegXTB, JpegXTC]
 # PSNR (dB, peak 65535) on the synthetic image at the lowest / highest quality; measured values are

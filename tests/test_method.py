@@ -11,13 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-from sandwich import checkpoint
-from sandwich.bitstream import extract_from_jpeg
-from sandwich.codecs.base import DOMAINS, DecodeError
+from sandwich.methods.sandwich.model import Sandwich, load_sandwich
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.methods import checkpoint
+from sandwich.core.bitstream import extract_from_jpeg
+from sandwich.core.domains import DOMAINS
+from sandwich.core.errors import DecodeError
 from sandwich.codecs.heic import HEIC
 from sandwich.codecs.jpeg import JPEG, decode_jpeg8, step_tables
-from sandwich.method import SandwichMethod
-from sandwich.module import SandwichModule
+from sandwich.methods.sandwich.method import SandwichMethod
+from sandwich.methods.sandwich.module import SandwichModule
+from conftest import sandwich_module
 
 SMALL = {"encoder": [8, 16], "decoder": [32, 16, 8]}
 
@@ -25,7 +29,7 @@ SMALL = {"encoder": [8, 16], "decoder": [32, 16, 8]}
 def _training_checkpoint(path, task="hdr", seed=0, **kwargs):
     """A Lightning-style checkpoint of a module with random (non-identity) weights."""
     colour = "rgb" if task == "hdr" else "ycbcr"
-    module = SandwichModule(task=task, pre=SMALL, post=SMALL, colour=colour, channels_last=False, **kwargs)
+    module = sandwich_module(task=task, pre=SMALL, post=SMALL, colour=colour, channels_last=False, **kwargs)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in module.model.named_parameters():
@@ -45,13 +49,14 @@ def hdr_method(tmp_path):
 def test_export_is_fp16_and_loads_the_same_function(tmp_path, hdr_image):
     ckpt = _training_checkpoint(tmp_path / "a.ckpt")
     shipped = checkpoint.export(ckpt, tmp_path / "a.pt", meta={"command": "x"})
-    model, meta = checkpoint.load(shipped)
+    model, meta = load_sandwich(shipped)
     document = torch.load(shipped, weights_only=True)
     for value in document["state_dict"].values():
         if value.is_floating_point():
             assert value.dtype == (torch.float16 if value.numel() > checkpoint.SMALL_FP32 else torch.float32)
     assert meta["global_step"] == 7 and meta["command"] == "x" and len(meta["digest"]) == checkpoint.DIGEST_BYTES
-    original = SandwichModule(**{k: v for k, v in torch.load(ckpt, weights_only=False)["hyper_parameters"].items()})
+    hparams = torch.load(ckpt, weights_only=False)["hyper_parameters"]
+    original = SandwichModule(Sandwich(**hparams["network"]["args"]), **{k: v for k, v in hparams.items() if k != "network"})
     original.load_state_dict(torch.load(ckpt, weights_only=False)["state_dict"])
     original.model.eval()
     crop = hdr_image[:48, :40]
@@ -92,11 +97,11 @@ def test_a_reloaded_checkpoint_decodes_an_old_bitstream_identically(hdr_method, 
 import numpy as np, torch
 torch.set_num_threads({torch.get_num_threads() % 4 + 1})
 from sandwich.codecs.jpeg import JPEG
-from sandwich.method import SandwichMethod
+from sandwich.methods.sandwich.method import SandwichMethod
 method = SandwichMethod("sandwich_test", JPEG(table="flat", keep_rgb=True), {{"lam1": {str(hdr_method.paths["lam1"])!r}}}, step_factors=[1.0])
 np.save({str(tmp_path / "again.npy")!r}, method.decode(open({str(tmp_path / "old.jpg")!r}, "rb").read()))
 """
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=checkpoint.PROJECT_ROOT)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=PROJECT_ROOT)
     assert np.array_equal(np.load(tmp_path / "again.npy"), first)
     assert not np.array_equal(first, image)  # the weights are random: the test would see a wrong decode
 
@@ -124,7 +129,7 @@ def test_sr_sandwich_over_heic_round_trip(tmp_path, sr_image):
 
 
 def test_post_only_checkpoint_bottleneck_is_plain_truncation(tmp_path, hdr_image):
-    from baselines.truncation import truncate
+    from sandwich.methods.truncation import truncate
 
     ckpt = checkpoint.export(_training_checkpoint(tmp_path / "p.ckpt", post_only=True), tmp_path / "p.pt")
     method = SandwichMethod("post_only_test", JPEG(table="flat", keep_rgb=True), {"p": str(ckpt)}, settings=[4])
@@ -165,7 +170,7 @@ def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image)
     ckpt = checkpoint.export(
         _training_checkpoint(tmp_path / "s.ckpt", task="sr", step_init=8.0, tilt=1.0, chroma=1.5), tmp_path / "s.pt"
     )
-    model, _ = checkpoint.load(ckpt)
+    model, _ = load_sandwich(ckpt)
     assert (model.proxy.tilt, model.proxy.chroma) == (1.0, 1.5)
     method = SandwichMethod("sandwich_sr_test", JPEG(table="flat"), {"lam": str(ckpt)}, step_factors=[1.0])
     image = sr_image[:48, :40]
@@ -193,11 +198,11 @@ def test_the_shipped_checkpoints_still_decode_a_stored_bitstream(method_name, st
     today's code and checkpoints must accept them and decode the same image. Another CPU's fp32
     kernels may flip a rounded sample now and then (README, "Reproducibility"), so a few samples
     may move; a change to the decoder moves far more."""
-    from sandwich.cli import build_method
-    from sandwich.images import read_image
+    from sandwich.evaluation.registry import build_method
+    from sandwich.core.images import read_image
 
-    data = (checkpoint.PROJECT_ROOT / "tests" / "data" / f"{stem}.jpg").read_bytes()
-    stored = read_image(checkpoint.PROJECT_ROOT / "tests" / "data" / f"{stem}.decoded.png").astype(np.float64)
+    data = (PROJECT_ROOT / "tests" / "data" / f"{stem}.jpg").read_bytes()
+    stored = read_image(PROJECT_ROOT / "tests" / "data" / f"{stem}.decoded.png").astype(np.float64)
     method = build_method(method_name)
     decoded = method.decode(data)
     assert decoded.shape == stored.shape and decoded.dtype == method.dtype

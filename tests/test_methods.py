@@ -10,8 +10,9 @@ from conftest import CODECS, METHODS
 from hydra.utils import instantiate
 from PIL import Image
 
-from sandwich.codecs.base import DOMAINS, DecodeError
-from sandwich.metrics import psnr
+from sandwich.core.domains import DOMAINS
+from sandwich.core.errors import DecodeError
+from sandwich.evaluation.metrics import psnr
 
 # PSNR (dB) a method must reach at its highest rate point on the synthetic images: far below what
 # they reach (so not flaky), far above what a broken pipeline gives (wrong bits, shifts, colours)
@@ -119,7 +120,7 @@ def test_flat_tables_are_applied(compose_cfg, hdr_image):
 
 
 def test_truncation_midpoint_and_saturation(hdr_image):
-    from baselines.truncation import midpoint, truncate
+    from sandwich.methods.truncation import midpoint, truncate
 
     codes = truncate(hdr_image, 8)
     assert codes.dtype == np.uint8

@@ -1,4 +1,4 @@
-"""Tests for sandwich.metrics (fast: a few seconds, cvvdp included)."""
+"""Tests for sandwich.evaluation.metrics (fast: a few seconds, cvvdp included)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sandwich import metrics as M
-from sandwich.transfer import nits_to_pq16, pq16_to_nits, pu21_encode
+from sandwich.evaluation import metrics as M
+from sandwich.core.transfer import nits_to_pq16, pq16_to_nits, pu21_encode
 
 
 def _hdr_image(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -7,16 +7,16 @@ import pytest
 import torch
 from conftest import synthetic_linear, synthetic_sr
 
-from baselines.resample import downsample
-from baselines.truncation import midpoint, truncate
-from sandwich import checkpoint
-from sandwich.images import linear_to_pq16
-from sandwich.model import Sandwich
-from sandwich.nets import in_tiles
-from sandwich.proxy import RGB_TO_YCBCR
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.methods.resample import downsample
+from sandwich.methods.truncation import midpoint, truncate
+from sandwich.core.images import linear_to_pq16
+from sandwich.methods.sandwich.model import Sandwich, load_sandwich
+from sandwich.methods.sandwich.nets import in_tiles
+from sandwich.methods.sandwich.proxy import RGB_TO_YCBCR
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
-SHIPPED = {task: checkpoint.PROJECT_ROOT / "checkpoints" / f"sandwich_{task}" / name
+SHIPPED = {task: PROJECT_ROOT / "checkpoints" / f"sandwich_{task}" / name
            for task, name in [("hdr", "lambda_2e5.pt"), ("sr", "lambda_400.pt")]}  # fmt: skip
 
 
@@ -40,7 +40,8 @@ def test_untrained_sr_sandwich_is_the_resampling_baseline():
 
 @pytest.mark.parametrize("task, shape", [("hdr", (2, 3, 37, 45)), ("sr", (2, 3, 38, 46))])
 def test_proxy_path_shapes_range_and_gradients(task, shape):
-    model = Sandwich(task, SMALL, SMALL, bf16=True).train()
+    model = Sandwich(task, SMALL, SMALL).train()
+    model.bf16 = True
     with torch.no_grad():  # leave the identity start so every part receives a gradient
         for processor in (model.pre, model.post):
             processor.scale.fill_(0.1)
@@ -105,9 +106,9 @@ def test_a_bottleneck_outside_0_255_reaches_the_codec_clipped(task):
 
 @pytest.mark.parametrize("task", ["hdr", "sr"])
 def test_a_large_image_is_coded_tile_by_tile_as_a_whole_one(task, monkeypatch):
-    from sandwich import nets
+    from sandwich.methods.sandwich import nets
 
-    model, _ = checkpoint.load(SHIPPED[task])
+    model, _ = load_sandwich(SHIPPED[task])
     image = linear_to_pq16(synthetic_linear(130, 170, seed=3)) if task == "hdr" else synthetic_sr(130, 170, seed=3)
     bottleneck = model.encode_image(image)
     restored = model.decode_image(bottleneck, 130, 170, image.dtype)

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 from lightning.pytorch.callbacks import Timer
 from conftest import synthetic_linear, synthetic_sr
 
-from sandwich.images import linear_to_pq16
-from sandwich.callbacks import Throughput
+from sandwich.core.images import linear_to_pq16
+from sandwich.training.callbacks import Throughput
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
-from sandwich.module import SandwichModule, adam_with_drop
-from sandwich.proxy import to_uint8_images
+from conftest import sandwich_module
+from sandwich.training.optim import adam_with_drop
+from sandwich.methods.sandwich.proxy import to_uint8_images
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
 
@@ -31,7 +32,7 @@ def _loader(task):
 
 @pytest.mark.parametrize("task, colour, tables", [("hdr", "rgb", {}), ("sr", "ycbcr", {}), ("sr", "ycbcr", {"tilt": 1.0, "chroma": 1.5})])
 def test_fit_steps_and_real_codec_validation(task, colour, tables):
-    module = SandwichModule(task, SMALL, SMALL, lmbda=1e5 if task == "hdr" else 50, colour=colour, **tables)
+    module = sandwich_module(task, SMALL, SMALL, lmbda=1e5 if task == "hdr" else 50, colour=colour, **tables)
     step_before = module.model.proxy.step.item()
     trainer = L.Trainer(
         accelerator="cpu", max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -51,7 +52,7 @@ def test_fit_steps_and_real_codec_validation(task, colour, tables):
 def test_validation_figure_draws_bench_curves_and_points(tmp_path):
     import json
 
-    from sandwich.rd import validation_figure
+    from sandwich.evaluation.rd import validation_figure
 
     (tmp_path / "hdr").mkdir()
     curve = [{"rate_point": q, "bpp": b, "psnr": p} for q, b, p in [(50, 1.0, 40.0), (90, 3.0, 45.0), (95, 2.5, 44.0), (99, 3.5, 44.5)]]
@@ -67,8 +68,8 @@ def test_validation_figure_draws_bench_curves_and_points(tmp_path):
 
 def test_post_only_log_mse_is_the_mean_log_error_and_does_not_train_step():
     torch.manual_seed(0)
-    plain = SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_steps=(3,), channels_last=False, bf16=False)
-    logged = SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_steps=(3,), post_only_loss="log_mse",
+    plain = sandwich_module("hdr", SMALL, SMALL, post_only=True, post_only_steps=(3,), channels_last=False, bf16=False)
+    logged = sandwich_module("hdr", SMALL, SMALL, post_only=True, post_only_steps=(3,), post_only_loss="log_mse",
                             channels_last=False, bf16=False)  # fmt: skip
     logged.load_state_dict(plain.state_dict())
     with torch.no_grad():
@@ -88,11 +89,11 @@ def test_post_only_log_mse_is_the_mean_log_error_and_does_not_train_step():
     optimised = [p for group in logged.configure_optimizers()["optimizer"].param_groups for p in group["params"]]
     assert not any(p is logged.model.proxy.q for p in optimised)  # post-only codes at fixed steps
     with pytest.raises(ValueError, match="post_only_loss"):
-        SandwichModule("hdr", SMALL, SMALL, post_only=True, post_only_loss="l1")
+        sandwich_module("hdr", SMALL, SMALL, post_only=True, post_only_loss="l1")
 
 
 def test_step_jitter_codes_training_batches_across_the_sweep_range_and_validation_at_the_learned_step():
-    module = SandwichModule("sr", SMALL, SMALL, lmbda=50, colour="ycbcr", step_init=8.0, step_jitter=2.0)
+    module = sandwich_module("sr", SMALL, SMALL, lmbda=50, colour="ycbcr", step_init=8.0, step_jitter=2.0)
     seen = []
     proxy_forward = module.model.proxy.forward
     module.model.proxy.forward = lambda b, step=None: seen.append(float(step)) or proxy_forward(b, step)
@@ -106,11 +107,11 @@ def test_step_jitter_codes_training_batches_across_the_sweep_range_and_validatio
     module.validation_step(batch, 0)
     assert seen == [pytest.approx(8.0)]  # validation's proxy statistics stay at the learned Δ
     with pytest.raises(ValueError, match="step_jitter"):
-        SandwichModule("sr", SMALL, SMALL, step_jitter=0.5)
+        sandwich_module("sr", SMALL, SMALL, step_jitter=0.5)
 
 
 def test_range_penalty_counts_only_values_outside_0_255_and_pushes_them_back():
-    module = SandwichModule("sr", SMALL, SMALL, lmbda=50, colour="ycbcr")
+    module = sandwich_module("sr", SMALL, SMALL, lmbda=50, colour="ycbcr")
     source = torch.from_numpy(synthetic_sr(32, 32).astype(np.float32)).permute(2, 0, 1)[None]
     _, inside = module._objective(source)
     assert inside["range_penalty"].item() == 0.0
@@ -124,7 +125,7 @@ def test_range_penalty_counts_only_values_outside_0_255_and_pushes_them_back():
 
 
 def test_loss_is_mse_plus_lambda_times_the_real_bits_per_sample():
-    module = SandwichModule("sr", SMALL, SMALL, lmbda=50, colour="ycbcr").eval()  # eval: fp32, no jitter
+    module = sandwich_module("sr", SMALL, SMALL, lmbda=50, colour="ycbcr").eval()  # eval: fp32, no jitter
     source = torch.from_numpy(np.stack([synthetic_sr(32, 40, seed=i) for i in range(2)]).astype(np.float32)).permute(0, 3, 1, 2)
     real_bits = torch.tensor([4000.0, 6000.0])
     loss, stats = module._objective(source, real_bits=real_bits)

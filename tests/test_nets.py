@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sandwich.nets import HALO, Processor, UNet, count_parameters, in_tiles
+from sandwich.methods.sandwich.nets import HALO, Processor, UNet, count_parameters, in_tiles
 
 
 @pytest.mark.parametrize(

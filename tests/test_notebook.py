@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from sandwich.core.paths import PROJECT_ROOT
+
 
 
 @pytest.mark.slow
@@ -25,10 +25,10 @@ def test_rd_notebook_runs(compose_cfg, data_root, tmp_path):
              "logger=none", "workers=1", "progress=false"],
         )  # fmt: skip
         run(cfg)
-    notebook = nbformat.read(ROOT / "notebooks" / "rd_comparison.ipynb", as_version=4)
+    notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "rd_comparison.ipynb", as_version=4)
     os.environ["SANDWICH_RESULTS"] = str(tmp_path)
     try:
-        NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+        NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
     finally:
         del os.environ["SANDWICH_RESULTS"]
     outputs = "".join(str(o) for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)

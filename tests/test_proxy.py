@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8, step_tables
-from sandwich.proxy import (
+from sandwich.methods.sandwich.proxy import (
     JPEGProxy,
     dct2,
     dct_matrix,

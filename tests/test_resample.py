@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from conftest import synthetic_sr
 
-from baselines.resample import downsample, upsample
-from sandwich.resample import bicubic_down, lanczos_up
+from sandwich.methods.resample import downsample, upsample
+from sandwich.methods.sandwich.resample import bicubic_down, lanczos_up
 
 
 def _t(image: np.ndarray) -> torch.Tensor:

@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 from hydra.utils import instantiate
 
-from sandwich.images import linear_to_pq16, read_image
-from sandwich.speed import run
+from sandwich.core.images import linear_to_pq16, read_image
+from sandwich.tools.speed import run
 
 
 def test_speed_times_both_codecs_and_picks_the_reference_point_nearest_in_rate(compose_cfg, data_root, capsys):
     # conf/speed.yaml's defaults: sandwich_hdr_jpeg (shipped weights) against heic10
-    cfg = compose_cfg("speed", [f"data_root={data_root}", "size=64", "repeats=1", "threads=1"])
+    cfg = compose_cfg("speed", [f"paths.data_root={data_root}", "size=64", "repeats=1", "threads=1"])
     timings = run(cfg)
     ours, ref = timings["sandwich_hdr_jpeg"], timings["heic10"]
     assert all(t["encode_s"] > 0 and t["decode_s"] > 0 for t in (ours, ref))

@@ -1,4 +1,4 @@
-"""sandwich.surrogate_check: each rate surrogate's prediction beside the real JPEG's change."""
+"""sandwich.tools.surrogate_check: each rate surrogate's prediction beside the real JPEG's change."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import synthetic_sr
 
-from sandwich.model import Sandwich
-from sandwich.proxy import RATE_INPUTS
-from sandwich.surrogate_check import check, distortion_direction
+from sandwich.methods.sandwich.model import Sandwich
+from sandwich.methods.sandwich.proxy import RATE_INPUTS
+from sandwich.tools.surrogate_check import check, distortion_direction
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
 

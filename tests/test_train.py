@@ -13,14 +13,15 @@ from conftest import CONF
 
 from hydra.utils import instantiate
 
-from sandwich.checkpoint import PROJECT_ROOT, SMALL_FP32, export, read
-from sandwich.data import CropDataset
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.methods.checkpoint import SMALL_FP32, export, read
+from sandwich.training.data import CropDataset
 from sandwich.train import train, warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
 TINY_SANDWICH = [
-    "model.pre.encoder=[8,16]", "model.pre.decoder=[32,16,8]",
-    "model.post.encoder=[8,16]", "model.post.decoder=[32,16,8]",
+    "model.net.pre.encoder=[8,16]", "model.net.pre.decoder=[32,16,8]",
+    "model.net.post.encoder=[8,16]", "model.net.post.decoder=[32,16,8]",
 ]  # fmt: skip
 TINY = [
     "data.crop=32", "data.val_crop=32", "data.batch_size=2", "data.samples_per_epoch=4",
@@ -131,7 +132,7 @@ def test_init_from_starts_from_another_runs_weights_with_a_fresh_step(compose_cf
     extra = ["trainer.max_steps=2", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
     first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "a", extra))
     source = tmp_path / "a" / "checkpoints" / "last.ckpt"
-    cfg = _cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "b", ["model.step_init=9.0"])
+    cfg = _cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "b", ["model.net.step_init=9.0"])
     module = instantiate(cfg.model, _convert_="all")
     warm_start(module, str(source))
     trained = first.lightning_module.state_dict()
@@ -144,7 +145,7 @@ def test_init_from_a_shipped_checkpoint_takes_its_weights(compose_cfg, train_fol
     extra = ["trainer.max_steps=2", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
     first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "a", extra))
     shipped = export(tmp_path / "a" / "checkpoints" / "last.ckpt", tmp_path / "shipped.pt")
-    cfg = _cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "b", ["model.step_init=9.0"])
+    cfg = _cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path / "b", ["model.net.step_init=9.0"])
     module = instantiate(cfg.model, _convert_="all")
     warm_start(module, str(shipped))
     trained = first.lightning_module.state_dict()
@@ -166,9 +167,9 @@ def test_freeze_pre_trains_only_the_post_processor_from_the_loaded_step(compose_
     """`model.freeze_pre`: a warm start keeps the file's Δ, and training moves the post-processor
     only (the bottleneck, hence every rate, stays the loaded model's)."""
     extra = ["trainer.max_steps=2", "callbacks.checkpoint.every_n_train_steps=2", "+trainer.limit_val_batches=0"]
-    train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path / "a", extra + ["model.step_init=7.0"]))
+    train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path / "a", extra + ["model.net.step_init=7.0"]))
     shipped = export(tmp_path / "a" / "checkpoints" / "last.ckpt", tmp_path / "shipped.pt")
-    options = ["model.freeze_pre=true", "model.tilt=1.0", "model.chroma=1.5", f"init_from={shipped}", "model.lr=1e-2"]
+    options = ["model.freeze_pre=true", "model.net.tilt=1.0", "model.net.chroma=1.5", f"init_from={shipped}", "model.lr=1e-2"]
     second = train(_cfg(compose_cfg, "sandwich_sr", train_folders, tmp_path / "b", extra + options))
     loaded = {k: v for k, v in read(shipped, "sandwich")[1].items()}
     after = second.lightning_module.model.state_dict()

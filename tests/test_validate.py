@@ -1,4 +1,4 @@
-"""sandwich.validate: shipped checkpoints scored on the training runs' own validation crops."""
+"""sandwich.tools.validate: shipped checkpoints scored on the training runs' own validation crops."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
-from sandwich import checkpoint
-from sandwich.cli import build_method
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.evaluation.registry import build_method
 from sandwich.codecs.jpeg import JPEG, step_tables
-from sandwich.data import ImageFolderData
-from sandwich.images import write_png
-from sandwich.metrics import psnr
-from sandwich.validate import file_method, gain_over, score, validation_crops
+from sandwich.training.data import ImageFolderData
+from sandwich.core.images import write_png
+from sandwich.evaluation.metrics import psnr
+from sandwich.tools.validate import file_method, gain_over, score, validation_crops
 from conftest import synthetic_sr
 
-SHIPPED_SR = checkpoint.PROJECT_ROOT / "checkpoints" / "sandwich_sr" / "lambda_20.pt"
+SHIPPED_SR = PROJECT_ROOT / "checkpoints" / "sandwich_sr" / "lambda_20.pt"
 
 
 def test_validation_crops_are_the_ones_training_validates_on(tmp_path):
@@ -94,7 +94,7 @@ def test_heic_scores_the_files_the_heic_method_makes(sr_image):
 
 
 def test_the_command_prints_each_point_and_its_gain(tmp_path, capsys):
-    from sandwich.validate import main
+    from sandwich.tools.validate import main
 
     for i in range(3):
         write_png(tmp_path / f"{i}.png", synthetic_sr(48, 64, seed=i))
@@ -116,7 +116,7 @@ def test_the_command_prints_each_point_and_its_gain(tmp_path, capsys):
 
 
 def test_front_summary_is_the_bd_of_the_two_fronts():
-    from sandwich.validate import front_summary
+    from sandwich.tools.validate import front_summary
 
     reference = (np.array([0.25, 0.5, 1.0, 2.0]), np.array([30.0, 33.0, 36.0, 39.0]))  # 3 dB per doubling
     rows = [{"bpp": r, "psnr": q + 0.5} for r, q in zip(*reference)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import imagecodecs
 import numpy as np
 
-from sandwich.codecs.base import Method
+from sandwich.core.contract import Method
 
 _IC = f"imagecodecs {imagecodecs.__version__}"
 

@@ -8,7 +8,8 @@ import threading
 import numpy as np
 import pillow_heif
 
-from sandwich.codecs.base import DecodeError, Method, check_image
+from sandwich.core.contract import Method, check_image
+from sandwich.core.errors import DecodeError
 
 # pillow-heif picks 10 vs 12 bit from a process-global option; guard it.
 _BIT_DEPTH_LOCK = threading.Lock()

@@ -9,8 +9,8 @@ import numpy as np
 import PIL
 from PIL import Image, ImageFile, features
 
-from sandwich.bitstream import embed_in_jpeg, extract_from_jpeg
-from sandwich.codecs.base import Method
+from sandwich.core.bitstream import embed_in_jpeg, extract_from_jpeg
+from sandwich.core.contract import Method
 
 
 class _EmbedsInJPEG:

@@ -1,1 +1,0 @@
-"""Comparison methods, each behind the sandwich Method contract."""

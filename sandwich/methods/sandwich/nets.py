@@ -1,0 +1,146 @@
+"""The sandwich's pre- and post-processors: out = MLP(x) + s·UNet(x) (Guleryuz et al., Fig. 5).
+
+MLP: 1×1 conv to 16 channels with a sine activation, then a linear 1×1 conv (the released code's
+`create_mlp_model(2, 16)`). U-Net: the paper's 4-level layout (Table II): per encoder width a block
+of two 3×3 conv + ReLU then 2× downsampling, a bottleneck block, and per decoder level bilinear
+2× upsampling, concatenation with the same-resolution skip and a block; linear 3×3 output; no
+normalisation. `s` is a trainable scalar initialised to 0, so training starts as MLP-only.
+Differences from the released TF code: 2×2 average pooling instead of plain decimation
+(`x[:, 1::2, 1::2]`), and inputs of any size are reflect-padded to a multiple of 2^levels.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SineMLP(nn.Module):
+    def __init__(self, channels_in: int = 3, channels_out: int = 3, hidden: int = 16, zero_init: bool = False):
+        super().__init__()
+        self.hidden = nn.Conv2d(channels_in, hidden, 1)
+        self.out = nn.Conv2d(hidden, channels_out, 1)
+        if zero_init:  # a residual processor then starts as the identity
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+
+    def forward(self, x):
+        return self.out(torch.sin(self.hidden(x)))
+
+
+def _block(channels_in: int, channels_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels_out, channels_out, 3, padding=1),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    def __init__(
+        self,
+        channels_in: int = 3,
+        channels_out: int = 3,
+        encoder: Sequence[int] = (16, 32, 64, 128),
+        decoder: Sequence[int] = (256, 128, 64, 32, 16),
+    ):
+        super().__init__()
+        if len(decoder) != len(encoder) + 1:
+            raise ValueError("decoder needs one more width (the bottleneck) than encoder")
+        self.levels = len(encoder)
+        widths = [channels_in, *encoder]
+        self.down = nn.ModuleList(_block(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.bottleneck = _block(encoder[-1], decoder[0])
+        skips = list(reversed(encoder))
+        self.up = nn.ModuleList(
+            _block(decoder[i] + skips[i], decoder[i + 1]) for i in range(len(encoder))
+        )
+        self.head = nn.Conv2d(decoder[-1], channels_out, 3, padding=1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        multiple = 2**self.levels
+        pad_h, pad_w = -h % multiple, -w % multiple
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for block, skip in zip(self.up, reversed(skips)):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return self.head(x)[..., :h, :w]
+
+
+# Inference on images above WHOLE_MAX_PIXELS runs tile by tile, so that peak memory follows the
+# tile, not the image (a 4-level U-Net holds ~50 fp32 channels per pixel at full resolution).
+# HALO exceeds the U-Net's receptive radius (at most 122 px for the paper's layout, measured by
+# the input gradient of single outputs) and keeps tiles on its 16-px pooling grid.
+TILE, HALO, WHOLE_MAX_PIXELS = 1024, 160, 2048 * 2048
+
+
+def in_tiles(fn, x: torch.Tensor, tile: int | None = None, halo: int | None = None) -> torch.Tensor:
+    """fn(x) for a local `fn` (receptive radius < halo), computed on tile² pieces of x (default
+    TILE, HALO), each with `halo` pixels of context on every side the image has; equal to fn of
+    the whole image up to float rounding."""
+    tile, halo = tile or TILE, halo or HALO
+    height, width = x.shape[-2:]
+    out = None
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            y0, x0 = max(0, top - halo), max(0, left - halo)
+            part = fn(x[..., y0 : top + tile + halo, x0 : left + tile + halo])
+            if out is None:
+                out = part.new_empty(*part.shape[:-2], height, width)
+            out[..., top : top + tile, left : left + tile] = part[..., top - y0 : top - y0 + tile, left - x0 : left - x0 + tile]
+    return out
+
+
+def training_autocast(module: nn.Module, device_type: str, bf16: bool):
+    """bf16 autocast while `module` trains (about 2× faster U-Net steps on a CPU with bf16);
+    evaluation and the shipped codecs always run fp32."""
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and module.training)
+
+
+class Processor(nn.Module):
+    """MLP(x) + s·UNet(x), s trainable from 0; with `linear`, plus a linear 1×1 branch (a learned
+    colour map, zero-initialised: sandwich.methods.sandwich.model sets it where a model starts from a colour transform)."""
+
+    def __init__(
+        self,
+        channels_in: int = 3,
+        channels_out: int = 3,
+        mlp_hidden: int = 16,
+        encoder: Sequence[int] = (16, 32, 64, 128),
+        decoder: Sequence[int] = (256, 128, 64, 32, 16),
+        zero_init: bool = False,
+        linear: bool = False,
+    ):
+        super().__init__()
+        self.mlp = SineMLP(channels_in, channels_out, mlp_hidden, zero_init)
+        self.linear = nn.Conv2d(channels_in, channels_out, 1) if linear else None
+        if self.linear is not None:
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
+        self.unet = UNet(channels_in, channels_out, encoder, decoder)
+        self.scale = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        # The MLP (the tone curve) and the colour map stay fp32 under autocast: bf16 keeps 8
+        # significant bits, too few to see a 16-bit source's low bits. The U-Net, which costs the
+        # time, may run in bf16.
+        with torch.autocast(x.device.type, enabled=False):
+            full = x.float()
+            pointwise = self.mlp(full) if self.linear is None else self.mlp(full) + self.linear(full)
+        return pointwise + self.scale * self.unet(x)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,1 @@
+"""Developer tools: validate, compare, surrogate_check, speed."""
