@@ -1,7 +1,9 @@
 """sandwich: HDR and high-resolution images through standard 8-bit codecs.
 
-Shared machinery (images, codecs, metrics, evaluator) and the sandwich itself. No Hydra or W&B
-imports here: the entry points (`sandwich.eval`, `sandwich.bench`) wire those.
+The layers (README, Architecture): core <- codecs <- methods <- training, evaluation <- entry
+points and tools.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("sandwich")

@@ -24,6 +24,7 @@ from sandwich.evaluation import rd
 from sandwich.evaluation.report import codec_example, splice_readme, summarise
 from sandwich.evaluation.runner import run
 
+
 @hydra.main(config_path=str(CONF_DIR), config_name="bench", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     results = Path(cfg.paths.results_dir)

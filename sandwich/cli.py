@@ -16,9 +16,9 @@ import numpy as np
 
 from sandwich.core.bitstream import MAGIC, container, extract_from_jpeg, unpack
 from sandwich.core.domains import DOMAINS
+from sandwich.core.errors import DecodeError
 from sandwich.evaluation.rate_search import best_within_target
 from sandwich.evaluation.registry import UnknownMethod, build_method, method_names
-from sandwich.core.errors import DecodeError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 

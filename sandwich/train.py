@@ -10,88 +10,15 @@ a sweep from one well-trained model).
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 import hydra
 import lightning as L
 import torch
-from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from sandwich.core.paths import CONF_DIR
-from sandwich.methods.checkpoint import network_state
-
-SWEEP_STAMP = "SANDWICH_SWEEP_STAMP"
-
-
-class SweepStamp(Callback):
-    """Hydra callback (conf/hydra/default.yaml): stamps a multirun with its start time, once, in
-    the launching process's environment, which its jobs inherit (the basic launcher runs them
-    in-process; sbatch passes the environment to submitit's SLURM jobs by default), so that they
-    share one W&B group and two sweeps of an experiment do not. It also keeps the sweep's
-    definition as `<runs_root>/multirun-<stamp>.yaml`: Hydra's own `multirun.yaml` there is
-    overwritten by the next sweep."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        os.environ[SWEEP_STAMP] = stamp
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(config, sweep_dir / f"multirun-{stamp}.yaml")
-
-
-def wandb_group(cfg: DictConfig) -> str:
-    if cfg.logger.group:
-        return cfg.logger.group
-    stamp = os.environ.get(SWEEP_STAMP)
-    return f"{cfg.name}-{stamp}" if stamp else cfg.name
-
-
-def make_logger(cfg: DictConfig):
-    kind = cfg.logger.kind
-    if kind == "none":
-        return False
-    if kind == "csv":
-        from lightning.pytorch.loggers import CSVLogger
-
-        return CSVLogger(save_dir=cfg.run_dir, name="csv")
-    if kind == "wandb":
-        from lightning.pytorch.loggers import WandbLogger
-
-        logger = WandbLogger(
-            project=cfg.logger.project,
-            save_dir=cfg.logger.save_dir,
-            # an offline WandbLogger sets WANDB_MODE=dryrun (wandb's old word for offline), which the
-            # next job of a sweep in this process then reads
-            offline=cfg.logger.mode in ("offline", "dryrun"),
-            group=wandb_group(cfg),
-            name=cfg.run_name,
-            tags=list(cfg.logger.tags),
-            job_type="train",
-        )
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-        return logger
-    raise ValueError(f"unknown logger kind {kind!r}")
-
-
-def warm_start(module: L.LightningModule, checkpoint: str) -> None:
-    """Initialise the networks from another run (another λ, or an earlier training stage): a
-    Lightning .ckpt, or a shipped checkpoint (sandwich.export, fp16 weights of `module.model`),
-    so that training can go on from what is committed when the run folders are gone. The module's
-    `restart_on_warm_start` parameters (the sandwich's Δ) keep their initial values."""
-    restart = set(getattr(module, "restart_on_warm_start", ()))
-    document = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    if "format" in document:  # shipped: the network's own state, without the module's prefix
-        state = {f"model.{k}": v for k, v in network_state(document).items()}
-    else:
-        state = document["state_dict"]
-    state = {k: v for k, v in state.items() if k not in restart}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if unexpected or set(missing) != restart:
-        raise ValueError(f"{checkpoint}: does not fit this model (missing {missing}, unexpected {unexpected})")
+from sandwich.training.loggers import make_logger
+from sandwich.training.warm_start import warm_start
 
 
 def train(cfg: DictConfig) -> L.Trainer:

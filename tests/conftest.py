@@ -9,8 +9,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from sandwich.core.paths import CONF_DIR
 from sandwich.core.images import linear_to_pq16, write_exr, write_png
+from sandwich.core.paths import CONF_DIR
 
 CONF = str(CONF_DIR)
 METHODS = sorted(p.stem for p in Path(CONF, "method").glob("*.yaml"))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sandwich.evaluation import rd
 from sandwich.core.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.core.errors import DecodeError
+from sandwich.evaluation import rd
 
 
 def test_header_round_trip_and_errors():

@@ -13,9 +13,9 @@ from conftest import METHODS
 from PIL import Image
 
 from sandwich.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main
+from sandwich.core.images import load_for_domain, read_image
 from sandwich.evaluation.rate_search import best_within_target
 from sandwich.evaluation.registry import build_method
-from sandwich.core.images import load_for_domain, read_image
 
 # files that `info` cannot show with a plain decoder (Pillow): 12-bit JPEG, and JPEG XL (no
 # Pillow plugin); every other method's file must open as a standard JPEG/HEIC/AVIF image

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from conftest import synthetic_linear, synthetic_sr
 
-from sandwich.training.data import CropDataset, ImageFolderData
 from sandwich.core.images import write_exr, write_png
+from sandwich.training.data import CropDataset, ImageFolderData
 
 
 def test_hdr_folder_split_crops_and_augmentation(tmp_path):

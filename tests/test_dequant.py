@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from sandwich.methods.sandwich.model import load_sandwich
+from sandwich.codecs.heic import HEIC
+from sandwich.codecs.jpeg import JPEG, decode_jpeg8
+from sandwich.core.errors import DecodeError
+from sandwich.methods import checkpoint
 from sandwich.methods.dequant.method import Dequantization
 from sandwich.methods.dequant.module import DequantModule
 from sandwich.methods.dequant.net import DequantizationNet
+from sandwich.methods.sandwich.model import load_sandwich
 from sandwich.methods.truncation import Truncation, midpoint, truncate
-from sandwich.methods import checkpoint
-from sandwich.core.errors import DecodeError
-from sandwich.codecs.heic import HEIC
-from sandwich.codecs.jpeg import JPEG, decode_jpeg8
 
 
 def _net(seed: int = 0) -> DequantizationNet:

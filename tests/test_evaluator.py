@@ -11,11 +11,10 @@ import sys
 import cv2
 import numpy as np
 
+from sandwich.core.images import load_hdr16
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.eval import run
 from sandwich.evaluation.evaluator import SCHEMA_VERSION
-from sandwich.core.images import load_hdr16
-
 
 
 def test_eval_writes_valid_results_and_recomputable_files(compose_cfg, data_root, tmp_path):

@@ -5,18 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import synthetic_linear
 
-from sandwich.methods.han import entropy
-from sandwich.methods.han.method import Han, parse_rate_point
-from sandwich.methods.han.gdn import GDN, IGDN
-from sandwich.methods.han.layers import SideInfo, analyse, map_residual, residual_ranges, unmap_residual
-from sandwich.methods.han.model import binarize, pad_to_multiple
-from sandwich.methods.han.module import HanModule
-from sandwich.methods import checkpoint
 from sandwich.core.bitstream import embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.core.errors import DecodeError
 from sandwich.core.images import linear_to_pq16
-from conftest import synthetic_linear
+from sandwich.methods import checkpoint
+from sandwich.methods.han import entropy
+from sandwich.methods.han.gdn import GDN, IGDN
+from sandwich.methods.han.layers import (
+    SideInfo,
+    analyse,
+    map_residual,
+    residual_ranges,
+    unmap_residual,
+)
+from sandwich.methods.han.method import Han, parse_rate_point
+from sandwich.methods.han.model import binarize, pad_to_multiple
+from sandwich.methods.han.module import HanModule
 
 TINY = {"channels": 8, "iterations": 3, "post_channels": 4, "post_blocks": 1}
 
@@ -163,8 +169,9 @@ def test_fixed_length_bits_cost_exactly_one_eighth_bpp_per_iteration(shipped, hd
 
 
 def test_the_file_is_a_viewable_base_jpeg(shipped, hdr_image):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     data = _method(shipped).encode(hdr_image, "50/1")
     with Image.open(io.BytesIO(data)) as viewer:

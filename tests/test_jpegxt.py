@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sandwich.methods.jpegxt import JpegXTA, JpegXTB, JpegXTC
-from sandwich.methods.tmo import itmo_lut, tonemap
+from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.core.bitstream import MAGIC
 from sandwich.core.errors import DecodeError
-from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.core.transfer import nits_to_pq16, pq16_to_nits
+from sandwich.methods.jpegxt import JpegXTA, JpegXTB, JpegXTC
+from sandwich.methods.tmo import itmo_lut, tonemap
 
 PROFILES = [JpegXTA, JpegXTB, JpegXTC]
 # PSNR (dB, peak 65535) on the synthetic image at the lowest / highest quality; measured values are

@@ -9,19 +9,19 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import sandwich_module
 from PIL import Image
 
-from sandwich.methods.sandwich.model import Sandwich, load_sandwich
-from sandwich.core.paths import PROJECT_ROOT
-from sandwich.methods import checkpoint
+from sandwich.codecs.heic import HEIC
+from sandwich.codecs.jpeg import JPEG, decode_jpeg8, step_tables
 from sandwich.core.bitstream import extract_from_jpeg
 from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError
-from sandwich.codecs.heic import HEIC
-from sandwich.codecs.jpeg import JPEG, decode_jpeg8, step_tables
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.methods import checkpoint
 from sandwich.methods.sandwich.method import SandwichMethod
+from sandwich.methods.sandwich.model import Sandwich, load_sandwich
 from sandwich.methods.sandwich.module import SandwichModule
-from conftest import sandwich_module
 
 SMALL = {"encoder": [8, 16], "decoder": [32, 16, 8]}
 
@@ -194,12 +194,12 @@ def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image)
     [("sandwich_sr_jpeg", "sandwich_sr_jpeg_lambda_400_15"), ("sandwich_hdr_jpeg", "sandwich_hdr_jpeg_lambda_2e5_3")],
 )
 def test_the_shipped_checkpoints_still_decode_a_stored_bitstream(method_name, stem):
-    """Files written in session 15 by the bench's methods (tests/data/*.jpg, with their decodes):
+    """Files written on 2026-12-01 (commit 1928911) by the bench's methods (tests/data/*.jpg, with their decodes):
     today's code and checkpoints must accept them and decode the same image. Another CPU's fp32
     kernels may flip a rounded sample now and then (README, "Reproducibility"), so a few samples
     may move; a change to the decoder moves far more."""
-    from sandwich.evaluation.registry import build_method
     from sandwich.core.images import read_image
+    from sandwich.evaluation.registry import build_method
 
     data = (PROJECT_ROOT / "tests" / "data" / f"{stem}.jpg").read_bytes()
     stored = read_image(PROJECT_ROOT / "tests" / "data" / f"{stem}.decoded.png").astype(np.float64)

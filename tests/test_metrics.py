@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sandwich.evaluation import metrics as M
 from sandwich.core.transfer import nits_to_pq16, pq16_to_nits, pu21_encode
+from sandwich.evaluation import metrics as M
 
 
 def _hdr_image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -82,7 +82,9 @@ def test_pu_psnr():
 
 @pytest.mark.parametrize("shape", [(96, 128), (61, 75)])
 def test_pu_ssim_matches_torchmetrics(shape):
-    from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
+    from torchmetrics.functional.image import (
+        structural_similarity_index_measure as tm_ssim,
+    )
 
     ref = _hdr_image(*shape)
     test = _perturb(ref, 2000)

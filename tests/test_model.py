@@ -7,13 +7,13 @@ import pytest
 import torch
 from conftest import synthetic_linear, synthetic_sr
 
+from sandwich.core.images import linear_to_pq16
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods.resample import downsample
-from sandwich.methods.truncation import midpoint, truncate
-from sandwich.core.images import linear_to_pq16
 from sandwich.methods.sandwich.model import Sandwich, load_sandwich
 from sandwich.methods.sandwich.nets import in_tiles
 from sandwich.methods.sandwich.proxy import RGB_TO_YCBCR
+from sandwich.methods.truncation import midpoint, truncate
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
 SHIPPED = {task: PROJECT_ROOT / "checkpoints" / f"sandwich_{task}" / name

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import lightning as L
 import numpy as np
 import pytest
 import torch
-from types import SimpleNamespace
-
+from conftest import sandwich_module, synthetic_linear, synthetic_sr
 from lightning.pytorch.callbacks import Timer
-from conftest import synthetic_linear, synthetic_sr
 
-from sandwich.core.images import linear_to_pq16
-from sandwich.training.callbacks import Throughput
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
-from conftest import sandwich_module
-from sandwich.training.optim import adam_with_drop
+from sandwich.core.images import linear_to_pq16
 from sandwich.methods.sandwich.proxy import to_uint8_images
+from sandwich.training.callbacks import Throughput
+from sandwich.training.optim import adam_with_drop
 
 SMALL = {"encoder": (8, 16), "decoder": (32, 16, 8)}
 

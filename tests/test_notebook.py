@@ -10,7 +10,6 @@ import pytest
 from sandwich.core.paths import PROJECT_ROOT
 
 
-
 @pytest.mark.slow
 def test_rd_notebook_runs(compose_cfg, data_root, tmp_path):
     import nbformat

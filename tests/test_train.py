@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 from conftest import CONF
-
 from hydra.utils import instantiate
 
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods.checkpoint import SMALL_FP32, export, read
+from sandwich.train import train
 from sandwich.training.data import CropDataset
-from sandwich.train import train, warm_start
+from sandwich.training.loggers import SweepStamp, make_logger, wandb_group
+from sandwich.training.warm_start import warm_start
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONF, "experiment").glob("*.yaml"))
 TINY_SANDWICH = [
@@ -235,8 +236,6 @@ def test_a_lambda_sweep_makes_one_run_folder_and_one_wandb_run_per_job_in_one_gr
 def test_wandb_runs_are_grouped_by_experiment_unless_a_group_is_given(compose_cfg, train_folders, tmp_path, monkeypatch, group, expected):
     import wandb
 
-    from sandwich.train import make_logger
-
     monkeypatch.setenv("WANDB_MODE", "dryrun")  # what wandb leaves behind for a sweep's next job
     monkeypatch.delenv("SANDWICH_SWEEP_STAMP", raising=False)  # a single run, not a sweep's job
     extra = ["logger=wandb", f"logger.save_dir={tmp_path}"] + ([f"logger.group={group}"] if group else [])
@@ -253,7 +252,6 @@ def test_wandb_runs_are_grouped_by_experiment_unless_a_group_is_given(compose_cf
 def test_sweep_stamp_names_the_group_of_a_sweeps_jobs_unless_a_group_is_given(compose_cfg, monkeypatch, tmp_path):
     from omegaconf import open_dict
 
-    from sandwich.train import SweepStamp, wandb_group
 
     monkeypatch.setenv("SANDWICH_SWEEP_STAMP", "")  # so that teardown removes what the callback sets
     monkeypatch.delenv("SANDWICH_SWEEP_STAMP")

@@ -7,16 +7,16 @@ import io
 import numpy as np
 import pytest
 import torch
+from conftest import synthetic_sr
 from PIL import Image
 
-from sandwich.core.paths import PROJECT_ROOT
-from sandwich.evaluation.registry import build_method
 from sandwich.codecs.jpeg import JPEG, step_tables
-from sandwich.training.data import ImageFolderData
 from sandwich.core.images import write_png
+from sandwich.core.paths import PROJECT_ROOT
 from sandwich.evaluation.metrics import psnr
+from sandwich.evaluation.registry import build_method
 from sandwich.tools.validate import file_method, gain_over, score, validation_crops
-from conftest import synthetic_sr
+from sandwich.training.data import ImageFolderData
 
 SHIPPED_SR = PROJECT_ROOT / "checkpoints" / "sandwich_sr" / "lambda_20.pt"
 

@@ -12,17 +12,17 @@ import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-from sandwich import __version__
-from sandwich.evaluation import metrics
 from sandwich.core.bitstream import CONTAINER_SUFFIX, container
 from sandwich.core.contract import Method
 from sandwich.core.domains import DOMAINS
 from sandwich.core.images import write_png
+from sandwich.evaluation import metrics
 
 SCHEMA_VERSION = 1
 BPP_DEFINITION = "8*len(bitstream)/(H*W) of the complete bitstream (header, side info, every layer), H×W of the source"
@@ -164,7 +164,7 @@ def library_versions() -> dict:
     import torch
 
     return {
-        "sandwich": __version__,
+        "sandwich": version("sandwich"),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,

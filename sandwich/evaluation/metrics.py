@@ -314,7 +314,9 @@ def ms_ssim(ref_u8: np.ndarray, test_u8: np.ndarray) -> float | None:
     Returns ``None`` when the shorter side is below :func:`ms_ssim_min_side` (176 px), where
     torchmetrics refuses to compute 5 scales.
     """
-    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+    from torchmetrics.functional.image import (
+        multiscale_structural_similarity_index_measure,
+    )
 
     ref_u8, test_u8 = np.asarray(ref_u8), np.asarray(test_u8)
     _check_rgb(ref_u8, np.uint8)

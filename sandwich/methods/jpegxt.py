@@ -22,12 +22,18 @@ from abc import abstractmethod
 import imagecodecs
 import numpy as np
 
-from sandwich.methods.tmo import GAMMA, LUMINANCE_FLOOR, itmo_lut, tonemap
+from sandwich.codecs.jpeg import (
+    decode_jpeg8,
+    decode_jpeg12,
+    encode_jpeg8,
+    encode_jpeg12,
+)
+from sandwich.codecs.jpeg import versions as jpeg_versions
 from sandwich.core.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
-from sandwich.codecs.jpeg import decode_jpeg8, decode_jpeg12, encode_jpeg8, encode_jpeg12, versions as jpeg_versions
 from sandwich.core.transfer import REC709_LUMA, luminance, nits_to_pq16, pq16_to_nits
+from sandwich.methods.tmo import GAMMA, LUMINANCE_FLOOR, itmo_lut, tonemap
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 BASE_FLOOR = (0.5 / 255) ** GAMMA  # half an LDR code: the darkest level a black base pixel stands for

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sandwich.core.contract import Method
 from sandwich.codecs.hbd import UltraHDR
+from sandwich.core.contract import Method
 from sandwich.core.transfer import nits_to_pq16, pq16_to_nits
 
 SDR_WHITE_NITS = 203.0  # ITU-R BT.2408 reference white, libultrahdr's 1.0

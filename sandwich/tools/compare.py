@@ -50,7 +50,8 @@ def gain_rows(method: dict[str, dict], baseline: dict[str, dict], metric: str) -
 def per_image_bd(method: dict, baseline: dict, metric: str) -> list[dict]:
     """BD of `method` over `baseline` on each image both measured: every image's points at the rate
     points of each method's mean Pareto front (`rd.bd` then keeps each image's own Pareto part)."""
-    from sandwich.evaluation.rd import bd, curve as rd_curve, pareto_front
+    from sandwich.evaluation.rd import bd, pareto_front
+    from sandwich.evaluation.rd import curve as rd_curve
 
     def image_curves(document: dict) -> dict[str, tuple]:
         on_front = set(zip(*pareto_front(*rd_curve(document, metric))))
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
         print(per_image_markdown(per_image_bd(*documents, args.metric), args.metric))
         return
     if args.bd or args.bd_range or args.at:
-        from sandwich.evaluation.rd import bd_quality_over, bd_table, curve as rd_curve, front_quality_at
+        from sandwich.evaluation.rd import bd_quality_over, bd_table, front_quality_at
+        from sandwich.evaluation.rd import curve as rd_curve
 
         documents = {name: _document(args.results, args.task, name) for name in (args.baseline, args.method)}
         test, anchor = (rd_curve(documents[name], args.metric) for name in (args.method, args.baseline))

@@ -20,8 +20,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from sandwich.core.images import linear_to_pq16, list_images, read_image
 from sandwich.core.paths import CONF_DIR
-from sandwich.core.images import list_images, linear_to_pq16, read_image
 
 
 def time_round_trip(method, image: np.ndarray, rate_point, repeats: int) -> dict:

@@ -22,15 +22,15 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from sandwich.methods.sandwich.model import load_sandwich
-from sandwich.core.paths import CONF_DIR, PROJECT_ROOT
-from sandwich.evaluation.registry import method_config
 from sandwich.core.domains import DOMAINS
-from sandwich.training.data import CropDataset, ImageFolderData
 from sandwich.core.images import load_for_domain
-from sandwich.methods.sandwich.method import SandwichMethod
+from sandwich.core.paths import CONF_DIR, PROJECT_ROOT
 from sandwich.evaluation.metrics import psnr
 from sandwich.evaluation.rd import bd, front_quality_at
+from sandwich.evaluation.registry import method_config
+from sandwich.methods.sandwich.method import SandwichMethod
+from sandwich.methods.sandwich.model import load_sandwich
+from sandwich.training.data import CropDataset, ImageFolderData
 
 
 def validation_crops(

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+log = logging.getLogger(__name__)
+
 
 class Throughput(L.Callback):
-    """Logs `train/images_per_s`: crops per second of each training step, codec work included."""
+    """Logs `train/images_per_s`: crops per second of each training step, codec work included.
+    Once, after `first_steps` steps past the first, it also writes the start-up throughput with
+    the precision mode the module chose (bf16: auto) to the run's log."""
 
-    def __init__(self):
+    def __init__(self, first_steps: int = 3):
+        self.first_steps = first_steps
         self._started = 0.0
+        self._first: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        pl_module.log("train/images_per_s", len(batch) / (time.perf_counter() - self._started), batch_size=len(batch))
+        rate = len(batch) / (time.perf_counter() - self._started)
+        pl_module.log("train/images_per_s", rate, batch_size=len(batch))
+        if batch_idx == 0 or len(self._first) >= self.first_steps:
+            return  # the first step pays for warm-up
+        self._first.append(rate)
+        if len(self._first) == self.first_steps:
+            mode = "bf16 autocast" if getattr(pl_module, "autocast_bf16", False) else "fp32"
+            log.info("training throughput: %.2f crops/s (%s, mean of steps 2-%d)", sum(self._first) / len(self._first), mode, self.first_steps + 1)
 
 
 class StepCheckpoint(ModelCheckpoint):

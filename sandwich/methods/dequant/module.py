@@ -11,9 +11,9 @@ import torch
 from sandwich.core.contract import Method
 from sandwich.evaluation.metrics import psnr
 from sandwich.methods.dequant.net import PEAK, DequantizationNet
-from sandwich.methods.sandwich.nets import training_autocast
 from sandwich.training.losses import CROP_LOSSES, crop_loss, psnr_db
 from sandwich.training.optim import adam_with_drop
+from sandwich.training.precision import autocast, resolve_bf16
 from sandwich.training.validation import log_validation
 
 
@@ -32,7 +32,7 @@ class DequantModule(L.LightningModule):
         inputs: Mapping[str, Method],
         lr: float = 1e-4,
         lr_drop: float = 0.8,
-        bf16: bool = True,
+        bf16: bool | str = "auto",
         channels_last: bool = True,
         loss: str = "log_mse",
     ):
@@ -44,9 +44,13 @@ class DequantModule(L.LightningModule):
         self.hparams["network"] = {"kind": "dequant", "args": {"channels": 3}}
         self.inputs = dict(inputs)
         self.model = DequantizationNet()
+        self.autocast_bf16 = False  # decided at fit start (bf16: auto)
         self._val_inputs: dict[tuple[int, str], tuple[torch.Tensor, float]] = {}  # (batch, input) -> (decode, PSNR)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
+
+    def on_fit_start(self) -> None:
+        self.autocast_bf16 = resolve_bf16(self.hparams.bf16, self.device)
 
     def _degrade(self, batch: torch.Tensor, choices: list[tuple[str, object]]) -> torch.Tensor:
         """The inputs' real encode/decode of each crop, as a float batch in [0, 1]."""
@@ -56,7 +60,7 @@ class DequantModule(L.LightningModule):
 
     def _restore(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
-        with training_autocast(self, x.device.type, self.hparams.bf16):
+        with autocast(x.device.type, self.autocast_bf16 and self.training):
             residual = self.model.residual(x)
         return (x + residual.float()).clamp(0, 1)
 

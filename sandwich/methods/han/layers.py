@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sandwich.methods.tmo import itmo_lut, tonemap
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
 from sandwich.core.transfer import pq16_to_nits
+from sandwich.methods.tmo import itmo_lut, tonemap
 
 _RANGES = struct.Struct(">B6i")  # iterations, per-channel residual minima and maxima
 

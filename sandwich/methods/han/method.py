@@ -20,15 +20,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sandwich.core.paths import PROJECT_ROOT
-from sandwich.methods.han import entropy
-from sandwich.methods.han.layers import SideInfo, analyse, unmap_residual
-from sandwich.methods.han.model import FACTOR, LATENT_CHANNELS, HanModel, pad_to_multiple
-from sandwich.methods import checkpoint
+from sandwich.codecs.jpeg import decode_jpeg8
+from sandwich.codecs.jpeg import versions as jpeg_versions
 from sandwich.core.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
 from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
-from sandwich.codecs.jpeg import decode_jpeg8, versions as jpeg_versions
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.methods import checkpoint
+from sandwich.methods.han import entropy
+from sandwich.methods.han.layers import SideInfo, analyse, unmap_residual
+from sandwich.methods.han.model import (
+    FACTOR,
+    LATENT_CHANNELS,
+    HanModel,
+    pad_to_multiple,
+)
 
 CODERS = ("fixed", "arithmetic")
 _CRC = struct.Struct(">I")

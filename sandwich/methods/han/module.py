@@ -18,9 +18,15 @@ import numpy as np
 import torch
 
 from sandwich.methods.han.layers import analyse, residual_scale
-from sandwich.methods.han.model import FACTOR, LATENT_CHANNELS, HanModel, pad_to_multiple
+from sandwich.methods.han.model import (
+    FACTOR,
+    LATENT_CHANNELS,
+    HanModel,
+    pad_to_multiple,
+)
 from sandwich.training.losses import psnr_db
 from sandwich.training.optim import adam_with_drop
+from sandwich.training.precision import autocast, resolve_bf16
 from sandwich.training.validation import log_validation
 
 STAGES = ("autoencoder", "post")
@@ -40,6 +46,7 @@ class HanModule(L.LightningModule):
         val_iterations: int = 4,
         lr: float = 1e-4,
         lr_drop: float = 0.8,
+        bf16: bool | str = "auto",
     ):
         super().__init__()
         if stage not in STAGES:
@@ -48,8 +55,12 @@ class HanModule(L.LightningModule):
         args = {"channels": channels, "iterations": iterations, "post_channels": post_channels, "post_blocks": post_blocks}
         self.hparams["network"] = {"kind": "han", "args": args}
         self.model = HanModel(**args)
+        self.autocast_bf16 = False  # decided at fit start (bf16: auto)
         if stage == "post":
             self.model.autoencoder.requires_grad_(False)
+
+    def on_fit_start(self) -> None:
+        self.autocast_bf16 = resolve_bf16(self.hparams.bf16, self.device)
 
     def _layers(self, batch: torch.Tensor, qualities: list[int]):
         """Per crop: the analysis at its base quality, batched as (RM'd residual, ITMO prediction,
@@ -77,7 +88,9 @@ class HanModule(L.LightningModule):
         x, prediction, scale, _ = self._layers(batch, [self._draw(self.hparams.qualities) for _ in batch])
         ae = self.model.autoencoder
         if self.hparams.stage == "autoencoder":
-            recons, _ = ae.iterate(pad_to_multiple(x), self.hparams.iterations, stochastic=True)
+            with autocast(x.device.type, self.autocast_bf16):
+                recons, _ = ae.iterate(pad_to_multiple(x), self.hparams.iterations, stochastic=True)
+            recons = [r.float() for r in recons]
             losses = torch.stack([(r[..., : x.shape[-2], : x.shape[-1]] - x).square().mean() for r in recons])
             loss = losses.mean()
             self.log_dict({"train/loss": loss, "train/mse_first": losses[0], "train/mse_last": losses[-1]}, batch_size=len(batch))
@@ -86,7 +99,9 @@ class HanModule(L.LightningModule):
             iterations = int(torch.randint(1, self.hparams.iterations + 1, ()))
             recons, _ = ae.iterate(pad_to_multiple(x), iterations)
             hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, scale) / PEAK
-        mse = (self.model.post(hdr) - batch / PEAK).square().mean()
+        with autocast(x.device.type, self.autocast_bf16):
+            corrected = self.model.post(hdr)
+        mse = (corrected.float() - batch / PEAK).square().mean()
         self.log_dict({"train/loss": mse, "train/psnr": psnr_db(mse.detach(), 1.0)}, batch_size=len(batch))
         return mse
 

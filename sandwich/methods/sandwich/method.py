@@ -22,13 +22,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from sandwich.methods.sandwich.model import load_sandwich
-from sandwich.core.paths import PROJECT_ROOT
-from sandwich.methods import checkpoint
 from sandwich.core.bitstream import Header
 from sandwich.core.contract import Method
 from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError
+from sandwich.core.paths import PROJECT_ROOT
+from sandwich.methods import checkpoint
+from sandwich.methods.sandwich.model import load_sandwich
 
 _DOMAIN_OF_TASK = {"hdr": "hdr16", "sr": "sr8"}
 

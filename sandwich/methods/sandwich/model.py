@@ -32,7 +32,12 @@ from sandwich.core.domains import TASKS
 from sandwich.methods import checkpoint
 from sandwich.methods.sandwich import nets
 from sandwich.methods.sandwich.nets import Processor, training_autocast
-from sandwich.methods.sandwich.proxy import RGB_TO_YCBCR, JPEGProxy, ste_floor, to_uint8_images
+from sandwich.methods.sandwich.proxy import (
+    RGB_TO_YCBCR,
+    JPEGProxy,
+    ste_floor,
+    to_uint8_images,
+)
 from sandwich.methods.sandwich.resample import bicubic_down, lanczos_up
 
 COLOUR_SKIPS = ("fixed", "identity", "ycbcr")

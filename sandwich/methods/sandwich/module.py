@@ -24,15 +24,14 @@ from torchmetrics import MeanMetric
 from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.evaluation.metrics import psnr
 from sandwich.evaluation.rd import validation_figure
-from sandwich.methods.sandwich.model import Sandwich
 from sandwich.methods.resample import downsample, upsample
+from sandwich.methods.sandwich.model import Sandwich
 from sandwich.methods.sandwich.proxy import JPEGProxy, fitted_rate, to_uint8_images
 from sandwich.methods.truncation import midpoint, truncate
 from sandwich.training.losses import CROP_LOSSES, crop_loss, psnr_db
 from sandwich.training.optim import adam_with_drop
 from sandwich.training.precision import resolve_bf16
 from sandwich.training.validation import log_validation
-
 
 # what validation logs (as `val/<name>`), each through its own torchmetrics mean
 VAL_STATS = ("loss", "psnr", "bpp", "step", "s_pre", "s_post", "psnr_baseline", "bpp_baseline", "gain_db", "proxy_psnr")

@@ -7,7 +7,6 @@ stretched by the factor). Up: Lanczos-3, separable, exact 2× (output sample cen
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
