@@ -7,6 +7,7 @@ from PIL import Image
 
 from sandwich.core.bitstream import Header
 from sandwich.core.contract import Method
+from sandwich.methods.wrapped import WrappedMethod
 
 
 def downsample(image: np.ndarray, factor: int = 2) -> np.ndarray:
@@ -21,7 +22,7 @@ def upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
 
 
-class Resample(Method):
+class Resample(WrappedMethod):
     """The codec sees a `factor`× smaller image; the header (in the file) keeps the full size."""
 
     domain = "sr8"
@@ -29,9 +30,8 @@ class Resample(Method):
     def __init__(self, codec: Method, name: str, factor: int = 2, rate_points=None):
         if codec.domain != "rgb8" or not codec.can_embed_header:
             raise ValueError(f"{name}: needs an 8-bit codec that can carry the header, got {codec.name}")
-        self.codec, self.name, self.factor = codec, name, factor
-        self.rate_param = codec.rate_param
-        self.rate_points = tuple(rate_points or codec.rate_points)
+        super().__init__(codec, name, rate_points)
+        self.factor = factor
 
     @property
     def description(self) -> str:
@@ -49,7 +49,7 @@ class Resample(Method):
         return upsample(small, header.height, header.width)
 
 
-class FullResolution(Method):
+class FullResolution(WrappedMethod):
     """A standard 8-bit codec at full resolution: the reference the SR methods must beat."""
 
     domain = "sr8"
@@ -57,9 +57,7 @@ class FullResolution(Method):
     def __init__(self, codec: Method, name: str, rate_points=None):
         if codec.domain != "rgb8":
             raise ValueError(f"{name}: needs an 8-bit RGB codec, got {codec.name} ({codec.domain})")
-        self.codec, self.name = codec, name
-        self.rate_param = codec.rate_param
-        self.rate_points = tuple(rate_points or codec.rate_points)
+        super().__init__(codec, name, rate_points)
 
     @property
     def description(self) -> str:

@@ -13,6 +13,7 @@ from sandwich.core.bitstream import Header
 from sandwich.core.contract import Method
 from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError
+from sandwich.methods.wrapped import WrappedMethod
 
 _CODEC_BITS = {"rgb8": 8, "rgb10": 10, "rgb12": 12, "rgb16": 16}
 
@@ -29,7 +30,7 @@ def midpoint(codes: np.ndarray, bits: int) -> np.ndarray:
     return restored | np.uint16((1 << shift) >> 1) if shift else restored
 
 
-class Truncation(Method):
+class Truncation(WrappedMethod):
     """`codec` on the top bits of the 16-bit source; header embedded when `header` is set."""
 
     domain = "hdr16"
@@ -39,10 +40,9 @@ class Truncation(Method):
             raise ValueError(f"{name}: codec {codec.name} takes {codec.domain}, not integer RGB")
         if header and not codec.can_embed_header:
             raise ValueError(f"{name}: codec {codec.name} cannot carry the project header")
-        self.codec, self.name, self.header = codec, name, header
+        super().__init__(codec, name, rate_points)
+        self.header = header
         self.bits = _CODEC_BITS[codec.domain]
-        self.rate_param = codec.rate_param
-        self.rate_points = tuple(rate_points or codec.rate_points)
 
     @property
     def description(self) -> str:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from sandwich.codecs.hbd import UltraHDR
-from sandwich.core.contract import Method
 from sandwich.core.transfer import nits_to_pq16, pq16_to_nits
+from sandwich.methods.wrapped import WrappedMethod
 
 SDR_WHITE_NITS = 203.0  # ITU-R BT.2408 reference white, libultrahdr's 1.0
 
 
-class UltraHDRMethod(Method):
+class UltraHDRMethod(WrappedMethod):
     domain = "hdr16"
 
     def __init__(self, codec: UltraHDR | None = None, name: str = "ultrahdr", rate_points=None):
-        self.codec = codec or UltraHDR()
-        self.name = name
-        self.rate_param = self.codec.rate_param
-        self.rate_points = tuple(rate_points or self.codec.rate_points)
+        super().__init__(codec or UltraHDR(), name, rate_points)
 
     @property
     def description(self) -> str:

@@ -10,9 +10,10 @@ from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
 from sandwich.methods.dequant.net import DequantizationNet
 from sandwich.methods.truncation import midpoint, truncate
+from sandwich.methods.wrapped import WrappedMethod
 
 
-class Dequantization(Method):
+class Dequantization(WrappedMethod):
     """Top 8 bits of the 16-bit source -> 8-bit `codec` -> midpoint -> Dequantization-Net.
 
     The file is the codec's standard file with the project header inside; the header's one layer
@@ -24,9 +25,7 @@ class Dequantization(Method):
     def __init__(self, name: str, codec: Method, checkpoint_path: str, rate_points=None, root: str | Path = PROJECT_ROOT):
         if codec.domain != "rgb8" or not codec.can_embed_header:
             raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
-        self.name, self.codec = name, codec
-        self.rate_param = codec.rate_param
-        self.rate_points = tuple(rate_points or codec.rate_points)
+        super().__init__(codec, name, rate_points)
         self.path = Path(root) / checkpoint_path
         args, state, self.meta = checkpoint.read(self.path, "dequant")
         self.net = DequantizationNet(**args)

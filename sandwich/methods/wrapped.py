@@ -1,0 +1,15 @@
+"""A method built around one standard codec: it codes at the codec's rate points, named by the
+codec's rate parameter, unless its config gives its own grid."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sandwich.core.contract import Method
+
+
+class WrappedMethod(Method):
+    def __init__(self, codec: Method, name: str, rate_points: Sequence[Any] | None = None):
+        self.codec, self.name = codec, name
+        self.rate_param = codec.rate_param
+        self.rate_points = tuple(rate_points or codec.rate_points)
