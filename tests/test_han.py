@@ -21,7 +21,7 @@ from sandwich.methods.han.layers import (
     unmap_residual,
 )
 from sandwich.methods.han.method import Han, parse_rate_point
-from sandwich.methods.han.model import binarize, pad_to_multiple
+from sandwich.methods.han.model import binarize, pad_for_autoencoder
 from sandwich.methods.han.module import HanModule
 
 TINY = {"channels": 8, "iterations": 3, "post_channels": 4, "post_blocks": 1}
@@ -128,7 +128,7 @@ def _method(path, coder="arithmetic", post=False, name="han_test"):
     method = Han(name, str(path), coder, post, ["50/1", "70/3"], root="/")
 
     def every_iteration(mapped, iterations):
-        x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
+        x = pad_for_autoencoder(torch.from_numpy(mapped).permute(2, 0, 1)[None])
         with torch.no_grad():
             return torch.cat(method.model.autoencoder.iterate(x, iterations)[1]).to(torch.uint8).numpy()
 
@@ -227,7 +227,7 @@ def test_each_iteration_of_the_shipped_model_lowers_the_residual_error():
     iterations = method.model.autoencoder.iterations
     hdr_image = linear_to_pq16(synthetic_linear(160, 192, seed=3))
     coarse = analyse(hdr_image, 30)
-    x = pad_to_multiple(torch.from_numpy(coarse.mapped).permute(2, 0, 1)[None])
+    x = pad_for_autoencoder(torch.from_numpy(coarse.mapped).permute(2, 0, 1)[None])
     with torch.no_grad():
         recons, _ = method.model.autoencoder.iterate(x, iterations)
     crop = (..., slice(0, hdr_image.shape[0]), slice(0, hdr_image.shape[1]))

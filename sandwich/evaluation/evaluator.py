@@ -20,14 +20,13 @@ import numpy as np
 
 from sandwich.core.bitstream import CONTAINER_SUFFIX, container
 from sandwich.core.contract import Method
-from sandwich.core.domains import DOMAINS
+from sandwich.core.domains import DOMAINS, TASK_OF_DOMAIN
 from sandwich.core.images import write_png
 from sandwich.evaluation import metrics
 
 SCHEMA_VERSION = 1
 BPP_DEFINITION = "8*len(bitstream)/(H*W) of the complete bitstream (header, side info, every layer), H×W of the source"
 NULL_NOTE = "a metric of null means infinite (decoded image identical to the source) or not computed"
-TASK_OF_DOMAIN = {"hdr16": "hdr", "sr8": "sr"}
 METRICS_OF_TASK = {
     "hdr": ("psnr", "pu_psnr", "pu_ssim", "cvvdp_jod", "ldr_saturation_psnr"),
     "sr": ("psnr", "ms_ssim"),

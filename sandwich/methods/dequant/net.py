@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sandwich.core.domains import TASKS
+from sandwich.methods.padding import pad_to_multiple
 
 PEAK = TASKS["hdr"].peak
 
@@ -57,11 +58,7 @@ class DequantizationNet(nn.Module):
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        pad_h, pad_w = -height % 16, -width % 16
-        if pad_h or pad_w:
-            # reflect needs the pad to be smaller than the side; tiny images replicate instead
-            mode = "reflect" if min(height, width) > max(pad_h, pad_w) else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        x = pad_to_multiple(x, 16)
         skips = [self.stem(x)]
         for block in self.down:
             skips.append(block(F.avg_pool2d(skips[-1], 2)))

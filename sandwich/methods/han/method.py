@@ -33,7 +33,7 @@ from sandwich.methods.han.model import (
     FACTOR,
     LATENT_CHANNELS,
     HanModel,
-    pad_to_multiple,
+    pad_for_autoencoder,
 )
 
 CODERS = ("fixed", "arithmetic")
@@ -100,7 +100,7 @@ class Han(Method):
         the image, not the padding): what is coded never makes the reconstruction worse, and K = 0
         (the base layer alone) is possible. The side information carries K."""
         height, width = mapped.shape[:2]
-        x = pad_to_multiple(torch.from_numpy(mapped).permute(2, 0, 1)[None])
+        x = pad_for_autoencoder(torch.from_numpy(mapped).permute(2, 0, 1)[None])
         error = float(x[..., :height, :width].square().mean())
         kept = []
         for recon, b in self.model.autoencoder.steps(x, iterations):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sandwich.methods.han.gdn import GDN, IGDN
+from sandwich.methods.padding import pad_to_multiple
 
 LATENT_CHANNELS = 32  # bits per 16×16 block and iteration: 1/8 bpp before entropy coding
 FACTOR = 16
@@ -139,6 +139,6 @@ class HanModel(nn.Module):
         self.post = GroupCNN(post_channels, post_blocks)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = FACTOR) -> torch.Tensor:
-    pad_h, pad_w = -x.shape[-2] % multiple, -x.shape[-1] % multiple
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+def pad_for_autoencoder(x: torch.Tensor) -> torch.Tensor:
+    """Replicate-padded to the autoencoder's size multiple (FACTOR)."""
+    return pad_to_multiple(x, FACTOR, "replicate")

@@ -17,12 +17,13 @@ import lightning as L
 import numpy as np
 import torch
 
+from sandwich.core.domains import TASKS
 from sandwich.methods.han.layers import analyse, residual_scale
 from sandwich.methods.han.model import (
     FACTOR,
     LATENT_CHANNELS,
     HanModel,
-    pad_to_multiple,
+    pad_for_autoencoder,
 )
 from sandwich.training.losses import psnr_db
 from sandwich.training.optim import adam_with_drop
@@ -30,7 +31,7 @@ from sandwich.training.precision import autocast, resolve_bf16
 from sandwich.training.validation import log_validation
 
 STAGES = ("autoencoder", "post")
-PEAK = 65535
+PEAK = TASKS["hdr"].peak
 
 
 class HanModule(L.LightningModule):
@@ -89,7 +90,7 @@ class HanModule(L.LightningModule):
         ae = self.model.autoencoder
         if self.hparams.stage == "autoencoder":
             with autocast(x.device.type, self.autocast_bf16):
-                recons, _ = ae.iterate(pad_to_multiple(x), self.hparams.iterations, stochastic=True)
+                recons, _ = ae.iterate(pad_for_autoencoder(x), self.hparams.iterations, stochastic=True)
             recons = [r.float() for r in recons]
             losses = torch.stack([(r[..., : x.shape[-2], : x.shape[-1]] - x).square().mean() for r in recons])
             loss = losses.mean()
@@ -97,7 +98,7 @@ class HanModule(L.LightningModule):
             return loss
         with torch.no_grad():
             iterations = int(torch.randint(1, self.hparams.iterations + 1, ()))
-            recons, _ = ae.iterate(pad_to_multiple(x), iterations)
+            recons, _ = ae.iterate(pad_for_autoencoder(x), iterations)
             hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, scale) / PEAK
         with autocast(x.device.type, self.autocast_bf16):
             corrected = self.model.post(hdr)
@@ -108,7 +109,7 @@ class HanModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         quality, iterations = self.hparams.val_quality, self.hparams.val_iterations
         x, prediction, scale, base_bytes = self._layers(batch, [quality] * len(batch))
-        recons, _ = self.model.autoencoder.iterate(pad_to_multiple(x), iterations)
+        recons, _ = self.model.autoencoder.iterate(pad_for_autoencoder(x), iterations)
         hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, scale)
         post = self.model.post(hdr / PEAK).clamp(0, 1) * PEAK
         height, width = batch.shape[-2:]

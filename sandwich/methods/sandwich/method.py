@@ -24,13 +24,11 @@ import numpy as np
 
 from sandwich.core.bitstream import Header
 from sandwich.core.contract import Method
-from sandwich.core.domains import DOMAINS
+from sandwich.core.domains import DOMAINS, TASKS
 from sandwich.core.errors import DecodeError
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
 from sandwich.methods.sandwich.model import load_sandwich
-
-_DOMAIN_OF_TASK = {"hdr": "hdr16", "sr": "sr8"}
 
 
 def swept_steps(learned_step: float, factors: Sequence[float]) -> list[int]:
@@ -69,7 +67,7 @@ class SandwichMethod(Method):
         if len(tasks) != 1:
             raise ValueError(f"{name}: checkpoints mix tasks {sorted(tasks)}")
         self.task = tasks.pop()
-        self.domain = _DOMAIN_OF_TASK[self.task]
+        self.domain = TASKS[self.task].domain
         self.dtype = DOMAINS[self.domain][0]
         if codec.rate_param == "step" and (codec.tilt, codec.chroma) != (0.0, 1.0):
             raise ValueError(

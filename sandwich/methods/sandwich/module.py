@@ -22,6 +22,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from sandwich.codecs.jpeg import decode_jpeg8
+from sandwich.core.domains import TASKS
 from sandwich.evaluation.metrics import psnr
 from sandwich.evaluation.rd import validation_figure
 from sandwich.methods.resample import downsample, upsample
@@ -149,7 +150,7 @@ class SandwichModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         step = int(round(self.model.proxy.step.item()))
-        peak, dtype = self.model.peak, np.uint16 if self.model.task == "hdr" else np.uint8
+        peak, dtype = self.model.peak, TASKS[self.model.task].dtype
         psnrs, sizes, baseline = [], [], []
         for source in batch:
             image = source.permute(1, 2, 0).round().cpu().numpy().astype(dtype)
@@ -208,6 +209,6 @@ def _baseline(image: np.ndarray, task: str, step: int, proxy: JPEGProxy) -> tupl
     at the same step: truncation+midpoint, or bicubic+Lanczos."""
     if task == "hdr":
         data = proxy.encode(truncate(image, 8), step)
-        return psnr(image, midpoint(decode_jpeg8(data), 8), 65535), len(data)
+        return psnr(image, midpoint(decode_jpeg8(data), 8), TASKS["hdr"].peak), len(data)
     data = proxy.encode(downsample(image), step)
-    return psnr(image, upsample(decode_jpeg8(data), *image.shape[:2]), 255), len(data)
+    return psnr(image, upsample(decode_jpeg8(data), *image.shape[:2]), TASKS["sr"].peak), len(data)
