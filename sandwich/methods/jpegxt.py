@@ -1,7 +1,7 @@
 """JPEG XT (ISO/IEC 18477-7) profiles A, B and C, simplified, as two-layer HDR codecs.
 
 The reference software (thorfdbg/libjpeg) encodes profile C only, so all three are written here
-from their decoding equations (notes: methods_reference.md §1). Common to all three:
+from their decoding equations (the shared notes beside the project, `../shared/notes/methods_reference.md` §1, and docs/methods.md). Common to all three:
 
 * base layer: the global Reinhard–Devlin TMO of the HDR image (`sandwich.methods.tmo`) as a standard
   8-bit JPEG. The bitstream *is* that JPEG file, with the project header (side information and

@@ -8,7 +8,7 @@ from sandwich.core.bitstream import Header
 from sandwich.core.contract import Method
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
-from sandwich.methods.dequant.net import DequantizationNet
+from sandwich.methods.dequant.model import DequantizationNet
 from sandwich.methods.truncation import midpoint, truncate
 from sandwich.methods.wrapped import WrappedMethod
 

@@ -10,7 +10,7 @@ import torch
 
 from sandwich.core.contract import Method
 from sandwich.evaluation.metrics import psnr
-from sandwich.methods.dequant.net import PEAK, DequantizationNet
+from sandwich.methods.dequant.model import PEAK, DequantizationNet
 from sandwich.training.losses import CROP_LOSSES, crop_loss, psnr_db
 from sandwich.training.optim import adam_with_drop
 from sandwich.training.precision import autocast, resolve_bf16
