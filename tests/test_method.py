@@ -196,7 +196,7 @@ def test_shaped_tables_travel_from_training_to_the_bitstream(tmp_path, sr_image)
 def test_the_shipped_checkpoints_still_decode_a_stored_bitstream(method_name, stem):
     """Files written on 2026-12-01 (commit 1928911) by the bench's methods (tests/data/*.jpg, with their decodes):
     today's code and checkpoints must accept them and decode the same image. Another CPU's fp32
-    kernels may flip a rounded sample now and then (README, "Reproducibility"), so a few samples
+    kernels may flip a rounded sample now and then (docs/experiments.md, reproducibility), so a few samples
     may move; a change to the decoder moves far more."""
     from sandwich.core.images import read_image
     from sandwich.evaluation.registry import build_method

@@ -1,7 +1,7 @@
 """Han et al.'s networks: the binarized residual autoencoder (with iterative coding) and the
 group-CNN post-processor.
 
-Choices the paper does not fix (stated in the README's Han section):
+Choices the paper does not fix (stated in docs/methods.md, Han et al.):
 - widths: `channels` filters in every encoder/decoder layer (64 shipped), 5×5 strided convolutions;
 - feature fusion: the features after each of the 4 GDN stages are brought to H/16 by a learned
   k×k stride-k convolution (k = 8, 4, 2, 1), concatenated and fused by a 1×1 convolution;

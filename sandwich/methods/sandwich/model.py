@@ -18,7 +18,7 @@ BT.601 YCbCr transform in the pre-processor and its inverse in the post-processo
 untrained bottleneck is the source's YCbCr (offset 128) and the codec's three channels are
 decorrelated from step 0. Both maps keep training with the networks. Why: 5000 training steps from
 `fixed` reached +0.95 dB BD-PSNR over flat-table RGB truncation, about what JPEG's own fixed
-YCbCr buys (`truncation_jpeg_flat_ycbcr`, README "HDR colour map").
+YCbCr buys (`truncation_jpeg_flat_ycbcr`, docs/methods.md, the sandwich's deviations).
 """
 
 from __future__ import annotations

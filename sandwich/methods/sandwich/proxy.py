@@ -23,7 +23,7 @@ distortion's descent direction raised the real JPEG by ~500 bits per 256² crop,
 surrogate predicted ~20. `unquantized` (the DCT coefficients before rounding) predicted ~640 and
 `noisy` (those plus uniform noise of one step, the usual learned-compression proxy) ~120. A stated
 deviation, off by default: in joint training it kept the rate from running away but did not beat
-the shipped files (`docs/experiments.md`, "What limits SR").
+the shipped files (`docs/experiments.md`, 2026-11-30, "Why joint training raises the rate: the rate surrogate").
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sandwich.codecs.jpeg import encode_jpeg8, step_tables, table_multipliers
+from sandwich.methods.padding import pad_to_multiple
 
 BLOCK = 8
 # JFIF full-range RGB <-> YCbCr (what libjpeg applies when keep_rgb is off); chroma offset 128
@@ -153,9 +154,7 @@ class JPEGProxy(nn.Module):
         by default the quantized ones), at the learned Δ or at `step`."""
         h, w = bottleneck.shape[-2:]
         x = ste_round(bottleneck.clamp(0, 255)).float()
-        pad_h, pad_w = -h % BLOCK, -w % BLOCK
-        if pad_h or pad_w:  # libjpeg replicates the edge into partial blocks
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        x = pad_to_multiple(x, BLOCK, "replicate")  # libjpeg replicates the edge into partial blocks
         if self.colour == "ycbcr":
             x = ste_round(rgb_to_ycbcr(x))
         steps = self.coefficient_steps(step)
