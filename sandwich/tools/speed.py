@@ -1,10 +1,11 @@
-"""Time a method's encode+decode against a reference codec on the same 1024×1024 HDR image.
+"""Time each sandwich method's encode+decode against its reference codec on the same image.
 
-`make speed` = `python -m sandwich.tools.speed`: the sandwich over JPEG vs 10-bit HEIC by default, both in
-one process, each timed as the median of `repeats` runs, using `threads` torch threads (null: all
+`make speed` = `python -m sandwich.speed`: every pair of `pairs` (conf/speed.yaml: the HDR
+sandwiches against 10-bit HEIC, the SR sandwiches against full-resolution HEIC), all in one
+process, each timed as the median of `repeats` runs, using `threads` torch threads (null: all
 cores). The method codes at the middle of its rate grid; the reference at the point of its grid
-whose rate is nearest (codec time grows with the rate). The image is the first HDR test image resized to
-size×size in linear light, then PQ-coded like every HDR source.
+whose rate is nearest (codec time grows with the rate). The image is the task's first test image
+resized to size×size (HDR in linear light, then PQ-coded like every HDR source).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import cv2
 import hydra
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from sandwich.core.domains import TASK_OF_DOMAIN
 from sandwich.core.images import linear_to_pq16, list_images, read_image
 from sandwich.core.paths import CONF_DIR
+from sandwich.evaluation.registry import build_method
 
 
 def time_round_trip(method, image: np.ndarray, rate_point, repeats: int) -> dict:
@@ -39,25 +41,40 @@ def time_round_trip(method, image: np.ndarray, rate_point, repeats: int) -> dict
     return {"rate_point": rate_point, "bpp": bpp, "encode_s": encode_s, "decode_s": decode_s, "total_s": encode_s + decode_s}
 
 
-def run(cfg: DictConfig) -> dict:
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    path = list_images(Path(cfg.paths.data_root) / "hdr" / "test")[0]
-    linear = cv2.resize(read_image(path), (cfg.size, cfg.size), interpolation=cv2.INTER_AREA)
-    image = linear_to_pq16(linear)
-    method, reference = instantiate(cfg.method, _convert_="all"), instantiate(cfg.reference, _convert_="all")
+def task_image(task: str, data_root: Path, size: int) -> tuple[str, np.ndarray]:
+    path = list_images(data_root / task / "test")[0]
+    resized = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+    return path.name, linear_to_pq16(resized) if task == "hdr" else resized
+
+
+def time_pair(method, reference, image: np.ndarray, repeats: int) -> tuple[dict, dict]:
     points = list(method.rate_points)
-    ours = time_round_trip(method, image, points[len(points) // 2], cfg.repeats)
+    ours = time_round_trip(method, image, points[len(points) // 2], repeats)
     pixels = image.shape[0] * image.shape[1]
     nearest = min(reference.rate_points, key=lambda p: abs(8 * len(reference.encode(image, p)) / pixels - ours["bpp"]))
     reference.clear_cache()  # time the reference's whole encode, not a cached intermediate
-    ref = time_round_trip(reference, image, nearest, cfg.repeats)
-    timings = {method.name: ours, reference.name: ref}
-    print(f"{cfg.size}x{cfg.size} HDR image from {path.name}, {torch.get_num_threads()} torch threads, median of {cfg.repeats}")
-    for key, t in timings.items():
-        print(f"  {key:<20} {t['rate_point']!s:>12}  {t['bpp']:6.2f} bpp  encode {t['encode_s']:.3f} s  "
-              f"decode {t['decode_s']:.3f} s  total {t['total_s']:.3f} s")  # fmt: skip
-    print(f"  {method.name} / {reference.name}: {ours['total_s'] / ref['total_s']:.2f}x the time")
+    return ours, time_round_trip(reference, image, nearest, repeats)
+
+
+def run(cfg: DictConfig) -> dict[str, dict]:
+    """{method: {method's timing, "reference": the reference's timing, "ratio"}} per pair."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    images, timings = {}, {}
+    print(f"{cfg.size}x{cfg.size} images, {torch.get_num_threads()} torch threads, median of {cfg.repeats}")
+    for name, reference_name in cfg.pairs.items():
+        method, reference = build_method(name), build_method(reference_name)
+        task = TASK_OF_DOMAIN[method.domain]
+        if task not in images:
+            images[task] = task_image(task, Path(cfg.paths.data_root), cfg.size)
+            print(f"  {task}: {images[task][0]}")
+        ours, ref = time_pair(method, reference, images[task][1], cfg.repeats)
+        for key, t in ((name, ours), (reference_name, ref)):
+            print(f"  {key:<20} {t['rate_point']!s:>12}  {t['bpp']:6.2f} bpp  encode {t['encode_s']:.3f} s  "
+                  f"decode {t['decode_s']:.3f} s  total {t['total_s']:.3f} s")  # fmt: skip
+        timings[name] = {**ours, "reference": ref, "ratio": ours["total_s"] / ref["total_s"]}
+    for name, reference_name in cfg.pairs.items():
+        print(f"{name} / {reference_name}: {timings[name]['ratio']:.2f}x the time")
     return timings
 
 
