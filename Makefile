@@ -7,7 +7,7 @@ export SANDWICH_DATA ?= $(abspath ../shared/data)
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install test test-full bench speed plot clean
+.PHONY: help install test test-full bench speed plot checkpoints-doc clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,11 +33,15 @@ test-full: $(STAMP)  ## all tests, including slow ones and the notebook
 bench: $(STAMP)  ## every method in conf/bench.yaml on the shared test sets -> results/
 	$(PY) -m sandwich.bench
 
-speed: $(STAMP)  ## sandwich encode+decode of a 1024x1024 HDR image vs 10-bit HEIC, with the ratio
+speed: $(STAMP)  ## every sandwich method vs its reference codec (HDR: heic10, SR: heic_full) on 1024² images, as time ratios
 	$(PY) -m sandwich.speed
 
 plot: $(STAMP)  ## redraw RD plots and BD tables from results/*.json
 	$(PY) -m sandwich.bench plot_only=true
+
+
+checkpoints-doc: $(STAMP)  ## regenerate the file table in docs/checkpoints.md from checkpoints/*.pt
+	$(PY) scripts/checkpoints_doc.py
 
 clean:  ## remove caches, logs and the virtual environment
 	rm -rf $(VENV) .pytest_cache logs outputs wandb **/__pycache__
