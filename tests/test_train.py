@@ -12,6 +12,7 @@ import torch
 from conftest import CONF
 from hydra.utils import instantiate
 
+from sandwich.core.domains import TASK_OF_DOMAIN
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods.checkpoint import SMALL_FP32, export, read
 from sandwich.train import train
@@ -37,8 +38,9 @@ def train_folders(data_root):
 
 
 def _cfg(compose_cfg, experiment, folders, tmp_path, extra=()):
-    task = "sr" if experiment.endswith("_sr") else "hdr"
-    tiny = TINY_SANDWICH + TINY if experiment.startswith(("sandwich", "post_only")) else TINY
+    composed = compose_cfg("train", [f"experiment={experiment}"])
+    task = TASK_OF_DOMAIN[composed.data.domain]
+    tiny = TINY_SANDWICH + TINY if composed.model._target_.endswith(".SandwichModule") else TINY
     return compose_cfg(
         "train", [f"experiment={experiment}", f"data.root={folders[task]}", f"run_dir={tmp_path}", *tiny, *extra]
     )
@@ -46,7 +48,10 @@ def _cfg(compose_cfg, experiment, folders, tmp_path, extra=()):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_fast_dev_run(compose_cfg, train_folders, tmp_path, experiment):
-    cfg = _cfg(compose_cfg, experiment, train_folders, tmp_path, ["trainer.fast_dev_run=true"])
+    """Every experiment, the shipped checkpoints' recipes too (from scratch: their `init_from`
+    files are other runs'), composes and trains a step."""
+    on_this_machine = [] if torch.cuda.is_available() else ["trainer.accelerator=cpu"]  # a GPU recipe, tested on the CPU
+    cfg = _cfg(compose_cfg, experiment, train_folders, tmp_path, ["trainer.fast_dev_run=true", "init_from=null", *on_this_machine])
     trainer = train(cfg)
     assert trainer.global_step == 1 and any(k.startswith("val/psnr") for k in trainer.callback_metrics)
 
