@@ -1,7 +1,8 @@
 """`make bench`: every method in conf/bench.yaml on the shared test sets, then plots and BD tables.
 
 Writes results/<task>/<method>.json, results/<task>/rd_*.png, results/<task>/bd_*.md,
-results/bench_meta.json, and the tables (with the measured run time, and the verdict on each
+results/bench_meta.json, results/report.html (interactive RD curves, BD with bootstrap intervals;
+conf/bench.yaml `report:`), and the tables (with the measured run time, and the verdict on each
 `targets` entry of conf/bench.yaml) into README.md between the `<!-- bench:begin -->` /
 `<!-- bench:end -->` markers.
 """
@@ -17,10 +18,11 @@ from pathlib import Path
 import hydra
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sandwich.core.paths import CONF_DIR
 from sandwich.evaluation import rd
+from sandwich.evaluation.html_report import write_report
 from sandwich.evaluation.report import codec_example, splice_readme, summarise
 from sandwich.evaluation.runner import run
 
@@ -68,8 +70,10 @@ def main(cfg: DictConfig) -> None:
             codec_example(cfg.example_method, Path(cfg.paths.data_root), results / "hdr" / "codec_example.png")
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     loaded = {task: rd.load_results(results / task) for task in cfg.tasks}
+    tasks = OmegaConf.to_container(cfg.tasks, resolve=True)
     sections = [
-        summarise(task, results / task, spec.anchor, list(spec.methods), loaded[task]) for task, spec in cfg.tasks.items()
+        summarise(task, results / task, spec["anchor"], list(spec["methods"]), loaded[task], spec.get("groups"))
+        for task, spec in tasks.items()
     ]
     if cfg.targets:
         every_task = {name: res for by_name in loaded.values() for name, res in by_name.items()}
@@ -81,6 +85,13 @@ def main(cfg: DictConfig) -> None:
     )
     (results / "summary.md").write_text(body.replace("](results/", "](") + "\n")
     splice_readme(Path(cfg.readme), body)
+    report = cfg.get("report")
+    if report and report.get("html"):
+        html = write_report(
+            report.html, tasks, loaded, n_boot=int(report.n_boot), seed=int(report.seed), level=float(report.level),
+            header=f"Bench run time {minutes} on {meta.get('cores', '?')} cores ({meta.get('finished', '')}).",
+        )  # fmt: skip
+        print(f"interactive report: {html}")
     print(body)
 
 

@@ -20,12 +20,16 @@ PLOTS = {
 }
 BD_METRICS = {"hdr": [("psnr", "dB"), ("pu_psnr", "dB")], "sr": [("psnr", "dB")]}
 MARKERS = ("<!-- bench:begin -->", "<!-- bench:end -->")
-XLIM = {"hdr": (0, 16), "sr": (0, 4)}  # bpp shown; points beyond stay in the JSON and BD tables
+XLIM = {"hdr": (0, 16), "sr": (0, 4)}  # bpp shown on a linear rate axis (the grouped plots use a log axis)
+RATE_AXIS = "log"  # the static plots' rate axis: rates span two decades, log spreads the low-rate end
 
 
-def summarise(task: str, folder: Path, anchor: str, methods: list[str], everything: dict[str, dict]) -> str:
+def summarise(
+    task: str, folder: Path, anchor: str, methods: list[str], everything: dict[str, dict], groups: dict[str, list[str]] | None = None
+) -> str:
     """Plots and BD tables of one task from its loaded results (`rd.load_results(folder)`);
-    returns the Markdown section."""
+    returns the Markdown section. The plots have one panel per method group (`groups`: name ->
+    methods, conf/bench.yaml), each with the anchor for reference."""
     results = {m: everything[m] for m in methods if m in everything}
     lines = [f"### {task.upper()} ({len(next(iter(results.values()))['dataset']['images'])} images)", ""]
     hline = None
@@ -35,9 +39,9 @@ def summarise(task: str, folder: Path, anchor: str, methods: list[str], everythi
     for metric, label in PLOTS[task]:
         if not any(rd.curve(r, metric)[0].size for r in results.values()):
             continue
-        rd.plot_rd(
-            results, metric, folder / f"rd_{metric}.png", f"{task.upper()} test set (mean over images)", label,
-            hline if metric == "psnr" else None, xlim=XLIM[task],
+        rd.plot_rd_groups(
+            results, metric, folder / f"rd_{metric}.png", groups, anchor, f"{task.upper()} test set (mean over images)", label,
+            hline if metric == "psnr" else None, xscale=RATE_AXIS, xlim=None if RATE_AXIS == "log" else XLIM[task],
         )  # fmt: skip
         lines.append(f"![{task} {metric}](results/{task}/rd_{metric}.png)")
     lines.append("")
