@@ -24,7 +24,7 @@ from sandwich.core.paths import CONF_DIR
 from sandwich.evaluation import rd
 from sandwich.evaluation.html_report import write_report
 from sandwich.evaluation.report import codec_example, splice_readme, summarise
-from sandwich.evaluation.runner import run
+from sandwich.evaluation.runner import EvaluationFailed, run
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="bench", version_base="1.3")
@@ -34,7 +34,7 @@ def main(cfg: DictConfig) -> None:
     logger_choice = HydraConfig.get().runtime.choices.logger
     group = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
     if not cfg.plot_only:
-        timings = {}
+        timings, failures = {}, []
         for task, spec in cfg.tasks.items():
             for name in spec.methods:
                 if cfg.only and name not in cfg.only:
@@ -47,11 +47,15 @@ def main(cfg: DictConfig) -> None:
                     f"cvvdp_images={cfg.cvvdp_images}",
                     f"anchor={spec.anchor}",
                     f"logger={logger_choice}",
+                    f"overwrite={cfg.overwrite}",
                 ]
                 if logger_choice == "wandb":
                     overrides.append(f"logger.group={group}")
                 t0 = time.perf_counter()
-                run(compose(config_name="eval", overrides=overrides))
+                try:
+                    run(compose(config_name="eval", overrides=overrides))
+                except EvaluationFailed as failed:  # its results file is written: go on, fail at the end
+                    failures.append(str(failed.code))
                 timings[f"{task}/{name}"] = round(time.perf_counter() - t0, 1)
     # read after the runs: two `only=` benches run side by side then keep each other's timings
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
@@ -93,6 +97,8 @@ def main(cfg: DictConfig) -> None:
         )  # fmt: skip
         print(f"interactive report: {html}")
     print(body)
+    if not cfg.plot_only and failures:
+        raise EvaluationFailed("make bench: some images failed; results were written for the rest:\n" + "\n".join(failures))
 
 
 if __name__ == "__main__":

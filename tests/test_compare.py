@@ -74,3 +74,58 @@ def test_per_image_bd_uses_each_methods_front_settings(tmp_path, capsys):
     compare.main(["ours", "base", "--task", "sr", "--results", str(tmp_path), "--per-image"])
     out = capsys.readouterr().out
     assert "| a | +1.00 |" in out and "median +2.00, min +1.00, max +3.00 over 2 of 2 images" in out
+
+
+def _document(name, offset, images, digest=None, files=None):
+    rates = [0.25, 0.5, 1.0, 2.0]
+    curve = [{"rate_point": q, "bpp": r, "psnr": 30 + offset + 6 * np.log2(r)} for q, r in zip([10, 20, 30, 40], rates)]
+    dataset = {"images": images}
+    if digest:
+        dataset["images_sha256"] = digest
+    if files:
+        dataset["image_sha256"] = files
+    return {"name": name, "curve": curve, "dataset": dataset}
+
+
+def test_results_may_be_the_folder_one_evaluation_wrote(tmp_path, capsys):
+    """eval's output_dir (and its run folder .../<task>/) holds NAME.json directly."""
+    for doc in (_document("base", 0, ["a", "b"], "h1"), _document("ours", 1, ["a", "b"], "h1")):
+        (tmp_path / f"{doc['name']}.json").write_text(json.dumps(doc))
+    compare.main(["ours", "base", "--task", "hdr", "--results", str(tmp_path), "--bd-range", "0.3", "1.5"])
+    assert "BD-psnr over 0.3–1.5 bpp: +1.000" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no results for 'missing'"):  # a message, not a traceback
+        compare.main(["missing", "base", "--results", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    "ours",
+    [_document("ours", 1, ["a"], "h2"),  # 1 image of the 2 (the measured accident: 2 of 11)
+     _document("ours", 1, ["a", "b"], "h3")],  # same names, other files
+)  # fmt: skip
+def test_curves_on_different_image_sets_are_refused_unless_asked_and_then_labelled(tmp_path, capsys, ours):
+    (tmp_path / "base.json").write_text(json.dumps(_document("base", 0, ["a", "b"], "h1")))
+    (tmp_path / "ours.json").write_text(json.dumps(ours))
+    for mode in ([], ["--bd"], ["--at", "0.7"]):
+        with pytest.raises(SystemExit, match="different image sets"):
+            compare.main(["ours", "base", "--results", str(tmp_path), *mode])
+    compare.main(["ours", "base", "--results", str(tmp_path), "--bd", "--mixed-images"])
+    captured = capsys.readouterr()
+    assert captured.out.startswith("WARNING: different image sets: base on 2 images") and "| `ours` |" in captured.out
+    assert "WARNING" in captured.err
+
+
+def test_per_image_refuses_images_whose_files_differ(tmp_path, capsys):
+    def with_rows(doc):
+        doc["per_image"] = [{"image": i, **p} for p in doc["curve"] for i in doc["dataset"]["images"]]
+        return doc
+
+    base = with_rows(_document("base", 0, ["a", "b"], "h1", {"a": "x", "b": "y"}))
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    same = with_rows(_document("ours", 1, ["a"], "h2", {"a": "x"}))  # a subset: each image against itself
+    (tmp_path / "ours.json").write_text(json.dumps(same))
+    compare.main(["ours", "base", "--results", str(tmp_path), "--per-image"])
+    assert "| a | +1.00 |" in capsys.readouterr().out
+    other = with_rows(_document("ours", 1, ["a"], "h3", {"a": "z"}))
+    (tmp_path / "ours.json").write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="same name but different files: a"):
+        compare.main(["ours", "base", "--results", str(tmp_path), "--per-image"])

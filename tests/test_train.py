@@ -54,16 +54,20 @@ def test_fast_dev_run(compose_cfg, train_folders, tmp_path, experiment):
     cfg = _cfg(compose_cfg, experiment, train_folders, tmp_path, ["trainer.fast_dev_run=true", "init_from=null", *on_this_machine])
     trainer = train(cfg)
     assert trainer.global_step == 1 and any(k.startswith("val/psnr") for k in trainer.callback_metrics)
+    assert not list(tmp_path.rglob("*.ckpt")), "a smoke run wrote a checkpoint into the run folder"
 
 
-def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path):
+def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path, capsys):
     extra = ["trainer.max_steps=4", "trainer.val_check_interval=2", "callbacks.checkpoint.every_n_train_steps=2"]
-    first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, extra))
+    first = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, [*extra, "ckpt_path=last"]))
+    assert "ckpt_path=last: no last*.ckpt in " in capsys.readouterr().out  # nothing to resume: said so
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and first.global_step == 4
     weights = {k: v.clone() for k, v in first.lightning_module.state_dict().items()}
     # resuming at the step it stopped trains nothing: the weights are the first run's, restored
     # (another seed, so a run that ignored the checkpoint could not reproduce them by retraining)
     same = train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, [*extra, "ckpt_path=last", "seed=1"]))
+    out = capsys.readouterr().out
+    assert f"ckpt_path=last: resuming from {tmp_path / 'checkpoints' / 'last.ckpt'} (step 4, epoch " in out
     restored = same.lightning_module.state_dict()
     assert same.global_step == 4 and all(torch.equal(restored[k], weights[k]) for k in weights)
     more = ["trainer.max_steps=6", "trainer.val_check_interval=2", "callbacks.checkpoint.every_n_train_steps=2"]
@@ -270,3 +274,46 @@ def test_sweep_stamp_names_the_group_of_a_sweeps_jobs_unless_a_group_is_given(co
     assert group.startswith("sandwich_sr-") and len(group) == len("sandwich_sr-20261130-144311")
     cfg.logger.group = "ablation_7"
     assert wandb_group(cfg) == "ablation_7"
+
+
+def _debug_cfg(compose_cfg, train_folders, tmp_path, debug, extra=()):
+    """A debug config on the tiny data, with the log folder (hence logs/train and logs/debug) in tmp."""
+    return compose_cfg(
+        "train",
+        ["experiment=sandwich_hdr", f"debug={debug}", f"data.root={train_folders['hdr']}", f"paths.log_dir={tmp_path / 'logs'}",
+         *TINY_SANDWICH, *[o for o in TINY if not o.startswith(("logger=", "trainer.max_steps"))], *extra],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "debug, extra, steps",
+    [
+        ("fdr", [], 1),
+        ("limit", ["trainer.max_epochs=2", "trainer.limit_train_batches=1"], 2),  # kept short: 2 epochs of 1 batch
+        ("overfit", ["trainer.max_steps=2", "trainer.val_check_interval=2", "trainer.overfit_batches=1"], 2),
+        ("profiler", ["trainer.max_steps=2", "trainer.val_check_interval=2"], 2),
+    ],
+)
+def test_debug_configs_train_and_leave_no_checkpoint(compose_cfg, train_folders, tmp_path, caplog, debug, extra, steps):
+    cfg = _debug_cfg(compose_cfg, train_folders, tmp_path, debug, extra)
+    assert cfg.run_dir.startswith(str(tmp_path / "logs" / "debug")) and cfg.logger.kind == "none"
+    assert cfg.callbacks.checkpoint is None and cfg.trainer.enable_checkpointing is False
+    trainer = train(cfg)
+    assert trainer.global_step == steps
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "logs" / "train").exists()
+    if debug == "profiler":
+        assert "FIT Profiler Report" in caplog.text  # Lightning logs the report at the end
+    if debug == "overfit":
+        assert trainer.overfit_batches == 1
+
+
+def test_debug_fdr_from_the_command_line_writes_only_to_logs_debug(train_folders, tmp_path):
+    import subprocess
+    import sys
+
+    overrides = ["experiment=sandwich_hdr", "debug=fdr", f"data.root={train_folders['hdr']}", f"paths.log_dir={tmp_path}",
+                 *TINY_SANDWICH, *[o for o in TINY if not o.startswith("trainer.max_steps")]]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "sandwich.train", *overrides], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "debug" / "sandwich_hdr" / "lmbda_200000.0" / ".hydra" / "overrides.yaml").is_file()
+    assert not list(tmp_path.rglob("*.ckpt")) and not (tmp_path / "train").exists()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sandwich.evaluation.evaluator import upgrade_document
+
 MIN_POINTS = 4  # fewer points do not pin down a BD interpolation
 BD_INTERPOLATION = "pchip"  # monotone, no overshoot between sparse points
 
@@ -20,7 +22,7 @@ def load_results(folder) -> dict[str, dict]:
     for path in sorted(Path(folder).glob("*.json")):
         data = json.loads(path.read_text())
         if isinstance(data, dict) and "curve" in data and "name" in data:
-            out[data["name"]] = data
+            out[data["name"]] = upgrade_document(data)
     return out
 
 

@@ -1,11 +1,23 @@
 """Evaluate one composed method config on a folder of images: the evaluator, the results file
 and the run's log (W&B offline by default, or CSV, or nothing). `python -m sandwich.eval` and
-`make bench` both call `run`."""
+`make bench` both call `run`.
+
+Where results go: `output_dir` when given (`make bench` passes results/<task>), else this run's
+own folder, `${run_dir}/<task>` (logs/eval/<date>/<time>/<task>/): an ad-hoc or partial
+evaluation never lands on the committed benchmark. A results file already at the destination
+that was computed on another image set is replaced only with `overwrite=true`.
+
+An image that cannot be read, or a rate point whose encode, decode or measurement fails, is
+recorded in the results file's `errors` and the rest is evaluated; the results file is written,
+then the run ends with `EvaluationFailed` (exit status 1, one line naming what failed).
+"""
 
 from __future__ import annotations
 
 import csv
+import json
 import time
+from collections import Counter
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -15,12 +27,91 @@ from sandwich.core.domains import TASK_OF_DOMAIN
 from sandwich.core.images import HDRScaling, list_images, load_for_domain
 from sandwich.core.paths import CONF_DIR
 from sandwich.evaluation import rd
-from sandwich.evaluation.evaluator import evaluate, results_document, write_results
+from sandwich.evaluation.evaluator import (
+    dataset_record,
+    error_entry,
+    evaluate,
+    read_results,
+    results_document,
+    write_results,
+)
+
+
+class EvaluationFailed(SystemExit):
+    """Ends `python -m sandwich.eval` with exit status 1 and one line on stderr, no traceback
+    (a SystemExit: Hydra passes it through). Raised after the results file is written."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ResultsConflict(SystemExit):
+    """Refusal to replace a results file computed on another image set (exit status 1)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def bench_anchor(task: str) -> str:
     """The task's anchor as `make bench` declares it (conf/bench.yaml), so the two never disagree."""
     return OmegaConf.load(CONF_DIR / "bench.yaml").tasks[task].anchor
+
+
+def output_folder(cfg: DictConfig, task: str) -> Path:
+    """`output_dir` when set, else this run's folder `${run_dir}/<task>`."""
+    if cfg.output_dir:
+        return Path(cfg.output_dir)
+    return Path(cfg.run_dir) / task
+
+
+def same_image_set(old: dict, new: dict) -> bool | None:
+    """Whether two `dataset` records name the same images: by `images_sha256` when both have one,
+    else by the sorted names (schema-1 files). None when either records no images."""
+    if not old.get("images") or not new.get("images"):
+        return None
+    if old.get("images_sha256") and new.get("images_sha256"):
+        return old["images_sha256"] == new["images_sha256"]
+    return sorted(old["images"]) == sorted(new["images"])
+
+
+def describe_image_set(dataset: dict) -> str:
+    images = dataset.get("images") or []
+    digest = dataset.get("images_sha256")
+    return f"{len(images)} images" + (f" (images_sha256 {digest[:12]})" if digest else " (no hash recorded)")
+
+
+def check_replace(path: Path, dataset: dict, overwrite: bool) -> None:
+    """Refuse to replace `path` when it holds results on another image set, unless `overwrite`."""
+    if overwrite or not path.is_file():
+        return
+    try:
+        old = read_results(path).get("dataset", {})
+    except (OSError, ValueError):
+        return  # not a results file we can read: nothing worth protecting
+    if same_image_set(old, dataset) is False:
+        raise ResultsConflict(
+            f"sandwich.eval: {path} holds results on {describe_image_set(old)}, this run is on "
+            f"{describe_image_set(dataset)}; refusing to replace it: pass overwrite=true, or output_dir=DIR to write elsewhere"
+        )
+
+
+def failure_summary(document: dict, path: Path) -> str:
+    """One line: how many images / points failed, at which stages, and the first message."""
+    errors = document["errors"]
+    unread = sorted({e["image"] for e in errors if e["stage"] == "read"})
+    points = [e for e in errors if e["stage"] != "read"]
+    total = len(document["dataset"]["images"]) * len(document["rate_points"])
+    parts = []
+    if unread:
+        parts.append(f"{len(unread)} of {len(document['dataset']['images'])} images unreadable ({', '.join(unread[:3])}{', ...' if len(unread) > 3 else ''})")
+    if points:
+        stages = ", ".join(f"{stage} {n}" for stage, n in Counter(e["stage"] for e in points).items())
+        parts.append(f"{len(points)} of {total} image × rate points failed ({stages})")
+    first = errors[0]
+    return (f"sandwich.eval {document['name']}: {'; '.join(parts)}; first: {first['message']}; "
+            f"all {len(errors)} in `errors` of {path}")  # fmt: skip
 
 
 def run(cfg: DictConfig) -> Path:
@@ -30,10 +121,18 @@ def run(cfg: DictConfig) -> Path:
     paths = list_images(root, cfg.data.pattern)[: cfg.data.max_images]
     if not paths:
         raise FileNotFoundError(f"no images in {root}")
+    out = output_folder(cfg, task)
+    dataset = dataset_record(root, paths)
+    check_replace(out / f"{method.name}.json", dataset, bool(cfg.get("overwrite", False)))
     scaling = HDRScaling(**cfg.data.hdr_scaling)
-    images = [(p.name, load_for_domain(p, method.domain, scaling)) for p in paths]
+    errors: list[dict] = []
+    images = []
+    for p in paths:
+        try:
+            images.append((p.name, load_for_domain(p, method.domain, scaling)))
+        except Exception as err:  # an untrusted file: record it, evaluate the others
+            errors.append(error_entry(p.name, None, "read", err))
     cvvdp_images = [name for name, _ in images[: cfg.cvvdp_images]] if task == "hdr" else []
-    out = Path(cfg.output_dir or Path(cfg.paths.results_dir) / task)
     start = time.perf_counter()
     rows = evaluate(
         method,
@@ -42,18 +141,23 @@ def run(cfg: DictConfig) -> Path:
         save_dir=out / method.name if cfg.save_bitstreams else None,
         workers=cfg.workers,
         progress=cfg.progress,
+        errors=errors,
     )
     config = OmegaConf.to_container(cfg, resolve=True)
+    config["output_dir"] = str(out)  # where this run wrote, also when the run folder chose it
     document = results_document(
-        method, rows, config, str(root), [n for n, _ in images], cvvdp_images, cfg.workers, time.perf_counter() - start
+        method, rows, config, dataset, None, cvvdp_images, cfg.workers, time.perf_counter() - start, errors
     )
     path = write_results(document, out / f"{method.name}.json")
-    log_results(cfg.logger, document, out, cfg.anchor or bench_anchor(task))
+    log_results(cfg.logger, document, out, cfg.anchor or bench_anchor(task), Path(cfg.paths.results_dir) / task)
+    if errors:
+        raise EvaluationFailed(failure_summary(document, path))
     return path
 
 
-def log_results(logger: DictConfig, document: dict, results_dir: Path, anchor: str) -> None:
-    """One run per evaluation: per-image table, mean curve, RD figure against the anchor."""
+def log_results(logger: DictConfig, document: dict, results_dir: Path, anchor: str, bench_dir: Path | None = None) -> None:
+    """One run per evaluation: per-image table, mean curve, RD figure against the anchor (from
+    `results_dir`, else the benchmark's `bench_dir` when it was computed on the same images)."""
     if logger.kind == "none":
         return
     if logger.kind == "csv":
@@ -87,10 +191,28 @@ def log_results(logger: DictConfig, document: dict, results_dir: Path, anchor: s
     for point in document["curve"]:
         run.log({f"curve/{k}": v for k, v in point.items() if isinstance(v, (int, float))})
     shown = {document["name"]: document}
-    others = rd.load_results(results_dir)
-    if anchor in others and anchor != document["name"]:
-        shown[anchor] = others[anchor]
+    reference = _anchor_document(anchor, document, [results_dir, bench_dir])
+    if reference is not None and anchor != document["name"]:
+        shown[anchor] = reference
     figure = rd.plot_rd(shown, "psnr", None, title=f"{document['task']}: {document['name']}", ylabel="PSNR (dB)")
     run.log({"rd/psnr": wandb.Image(figure)})
-    run.summary.update({"n_images": len(document["dataset"]["images"]), "wall_s": document["timing"]["wall_s"]})
+    run.summary.update({"n_images": len(document["dataset"]["images"]), "wall_s": document["timing"]["wall_s"],
+                        "n_errors": len(document.get("errors", []))})  # fmt: skip
     run.finish()
+
+
+def _anchor_document(anchor: str, document: dict, folders: list[Path | None]) -> dict | None:
+    """The anchor's results on the same image set as `document`, from the first folder that has them."""
+    for folder in folders:
+        if folder is None:
+            continue
+        path = Path(folder) / f"{anchor}.json"
+        if not path.is_file():
+            continue
+        try:
+            other = read_results(path)
+        except (OSError, json.JSONDecodeError):
+            continue
+        if same_image_set(other.get("dataset", {}), document["dataset"]) is not False:
+            return other
+    return None

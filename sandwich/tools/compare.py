@@ -10,24 +10,112 @@ with both curves' values there (pchip over each Pareto front); `--per-image` the
 test image, each method on the rate points of its mean curve's Pareto front (the settings the
 bench's curve uses, not a per-image choice of them). A method may be a results JSON path, e.g. an
 older run's (`git show REV:results/sr/sandwich_sr_jpeg.json > old.json`).
+
+`--results DIR` is the benchmark's shape (DIR/<task>/NAME.json, results/ by default) or the folder
+one evaluation wrote (DIR/NAME.json: `output_dir=`, or logs/eval/<date>/<time>/<task>).
+
+Two curves measured on different image sets (their results files' `dataset.images_sha256`, or the
+image names for older files) do not compare: compare refuses, unless `--mixed-images`, which
+prints the comparison under a warning line naming both sets. `--per-image` compares only the
+images both files measured, and refuses when a name's file differs between them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from sandwich.evaluation.evaluator import read_results
+
+
+def results_path(results_dir: Path, task: str, method: str) -> Path:
+    """A results JSON path as given, else DIR/<task>/NAME.json (the benchmark's shape), else
+    DIR/NAME.json (the folder one evaluation writes)."""
+    if method.endswith(".json"):
+        candidates = [Path(method)]
+    else:
+        candidates = [Path(results_dir) / task / f"{method}.json", Path(results_dir) / f"{method}.json"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise SystemExit(f"compare: no results for {method!r}: none of {', '.join(map(str, candidates))}")
+
 
 def _document(results_dir: Path, task: str, method: str) -> dict:
-    path = Path(method) if method.endswith(".json") else results_dir / task / f"{method}.json"
-    return json.loads(path.read_text())
+    path = results_path(results_dir, task, method)
+    try:
+        return read_results(path)
+    except ValueError as err:
+        raise SystemExit(f"compare: {path} is not a results JSON: {err}") from err
 
 
 def curve(results_dir: Path, task: str, method: str) -> dict[str, dict]:
     return {str(point["rate_point"]): point for point in _document(results_dir, task, method)["curve"]}
+
+
+def image_set(document: dict) -> tuple[tuple[str, ...], str | None] | None:
+    """(sorted image names, images_sha256 or None) of a results document; None if unrecorded."""
+    dataset = document.get("dataset") or {}
+    if not dataset.get("images"):
+        return None
+    return tuple(sorted(dataset["images"])), dataset.get("images_sha256")
+
+
+def _describe(document: dict) -> str:
+    names, digest = image_set(document)
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return f"{len(names)} images [{shown}]" + (f" sha256 {digest[:12]}" if digest else "")
+
+
+def image_set_mismatch(documents: dict[str, dict]) -> str | None:
+    """A line naming the image sets when the documents' differ; None when they agree or a file
+    does not record its images (older or hand-made files)."""
+    sets = {name: image_set(doc) for name, doc in documents.items()}
+    known = {name: s for name, s in sets.items() if s is not None}
+    if len(known) < 2:
+        return None
+    (first, (names0, digest0)), *others = known.items()
+    for name, (names, digest) in others:
+        differs = names != names0 or (digest is not None and digest0 is not None and digest != digest0)
+        if differs:
+            return (f"different image sets: {first} on {_describe(documents[first])}, "
+                    f"{name} on {_describe(documents[name])}")  # fmt: skip
+    return None
+
+
+def per_image_mismatch(documents: dict[str, dict]) -> str | None:
+    """For --per-image: an image name both files measured whose file differs between them."""
+    hashes = [(doc.get("dataset") or {}).get("image_sha256") or {} for doc in documents.values()]
+    if len(hashes) == 2:
+        differing = sorted(n for n in set(hashes[0]) & set(hashes[1]) if hashes[0][n] != hashes[1][n])
+        if differing:
+            return f"images with the same name but different files: {', '.join(differing)}"
+    return None
+
+
+def check_images(documents: dict[str, dict], mixed: bool, per_image: bool = False) -> str | None:
+    """Refuse (SystemExit) when the documents' image sets differ, unless `mixed`; then return the
+    warning line to print above the table. Also warns on stderr about recorded evaluation errors."""
+    for name, doc in documents.items():
+        if doc.get("errors"):
+            print(f"compare: warning: {name} recorded {len(doc['errors'])} evaluation errors: some points "
+                  "average fewer images (see `errors` and each point's n_images)", file=sys.stderr)  # fmt: skip
+    if per_image:
+        problem = per_image_mismatch(documents)
+        if problem:
+            raise SystemExit(f"compare: {problem}")
+        return None
+    problem = image_set_mismatch(documents)
+    if problem is None:
+        return None
+    if not mixed:
+        raise SystemExit(f"compare: {problem}; their curves do not compare (--mixed-images shows them anyway, labelled)")
+    warning = f"WARNING: {problem}: the numbers below compare different images"
+    print(warning, file=sys.stderr)
+    return warning
 
 
 def gain_rows(method: dict[str, dict], baseline: dict[str, dict], metric: str) -> list[dict]:
@@ -106,16 +194,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bd-range", type=float, nargs=2, metavar=("LO", "HI"), help="BD over this bpp interval")
     parser.add_argument("--at", type=float, nargs="+", default=[], metavar="BPP", help="gains at these rates")
     parser.add_argument("--per-image", action="store_true", help="BD per test image")
+    parser.add_argument("--mixed-images", action="store_true",
+                        help="compare curves measured on different image sets anyway, under a warning")  # fmt: skip
     args = parser.parse_args(argv)
+    documents = {name: _document(args.results, args.task, name) for name in (args.baseline, args.method)}
+    warning = check_images(documents, args.mixed_images, args.per_image)
+    if warning:
+        print(warning + "\n")
     if args.per_image:
-        documents = [_document(args.results, args.task, name) for name in (args.method, args.baseline)]
-        print(per_image_markdown(per_image_bd(*documents, args.metric), args.metric))
+        pair = [documents[name] for name in (args.method, args.baseline)]
+        print(per_image_markdown(per_image_bd(*pair, args.metric), args.metric))
         return
     if args.bd or args.bd_range or args.at:
         from sandwich.evaluation.rd import bd_quality_over, bd_table, front_quality_at
         from sandwich.evaluation.rd import curve as rd_curve
 
-        documents = {name: _document(args.results, args.task, name) for name in (args.baseline, args.method)}
         test, anchor = (rd_curve(documents[name], args.metric) for name in (args.method, args.baseline))
         if args.bd:  # the bench's own table row
             print(bd_table(documents, args.baseline, args.metric))
@@ -132,7 +225,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"gain at {rate:g} bpp: {levels[0] - levels[1]:+.3f} ({args.method} {levels[0]:.3f}, "
                   f"{args.baseline} {levels[1]:.3f})")  # fmt: skip
         return
-    rows = gain_rows(curve(args.results, args.task, args.method), curve(args.results, args.task, args.baseline), args.metric)
+    method, baseline = ({str(p["rate_point"]): p for p in documents[name]["curve"]} for name in (args.method, args.baseline))
+    rows = gain_rows(method, baseline, args.metric)
     if not rows:
         raise SystemExit(f"{args.method} and {args.baseline} share no rate point with {args.metric}")
     print(markdown(rows, args.metric))

@@ -39,9 +39,13 @@ class Throughput(L.Callback):
 class StepCheckpoint(ModelCheckpoint):
     """ModelCheckpoint that also writes `last.ckpt` at the final step. Lightning's own writes `last`
     only with the every-n-steps checkpoints, so a run whose max_steps is not a multiple of n ended
-    with `last.ckpt` behind the trained weights (and exported the older ones)."""
+    with `last.ckpt` behind the trained weights (and exported the older ones). A smoke run
+    (`trainer.fast_dev_run`) writes none: Lightning (2.6) skips its periodic checkpoints then, but
+    its own `on_train_end` still wrote `last.ckpt` (13-47 MB) into the run folder."""
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.fast_dev_run:
+            return  # neither ours nor Lightning's train-end last.ckpt
         # public API only: rewrite last.ckpt at the final step (the same step again is a harmless
         # rewrite); `ckpt_path=last` resumes from it
         if self.save_last and self.dirpath is not None:
