@@ -5,6 +5,7 @@ from __future__ import annotations
 import imagecodecs
 import numpy as np
 
+from sandwich.core.bitstream import heif_properties
 from sandwich.core.contract import Method
 
 _IC = f"imagecodecs {imagecodecs.__version__}"
@@ -14,6 +15,7 @@ class AVIF(Method):
     """AVIF at 10 or 12 bits, 4:4:4, libavif's quality `level` (100 = lossless)."""
 
     rate_param = "quality"
+    rate_range = (0, 100)
 
     def __init__(self, bits=10, speed=6, rate_points=None, name=None):
         self.bits, self.speed = bits, speed
@@ -39,6 +41,9 @@ class AVIF(Method):
         )
 
     def _decode(self, data):
+        depths = set(heif_properties(data)[1])  # `pixi` / `av1C`: the depth the file states
+        if depths and depths != {self.bits}:
+            raise ValueError(f"a {'/'.join(map(str, sorted(depths)))}-bit AVIF; {self.name} decodes {self.bits}-bit files")
         out = imagecodecs.avif_decode(data, numthreads=1)
         if out.dtype != np.uint16 or out.ndim != 3 or out.shape[2] != 3:
             raise ValueError(f"unexpected AVIF content {out.dtype} {out.shape}")
@@ -51,6 +56,7 @@ class JPEGXL(Method):
     domain = "rgb16"
     name = "jxl"
     rate_param = "distance"
+    rate_range = (0.0, 25.0)  # butteraugli distance, libjxl's range
 
     def __init__(self, effort=7, rate_points=None, name=None):
         self.effort = effort
@@ -80,6 +86,7 @@ class UltraHDR(Method):
     domain = "linear"
     name = "ultrahdr"
     rate_param = "quality"
+    rate_range = (1, 100)
 
     def __init__(self, rate_points=None, name=None):
         self.name = name or "ultrahdr"
@@ -90,6 +97,8 @@ class UltraHDR(Method):
         return f"Ultra HDR gain-map JPEG (base and map at `level`); {_IC}, {imagecodecs.ultrahdr_version()}"
 
     def _encode(self, image, rate_point):
+        if min(image.shape[:2]) < 8:
+            raise ValueError(f"{self.name}: libultrahdr needs at least 8x8 pixels, got {image.shape[1]}x{image.shape[0]}")
         rgba = np.ones(image.shape[:2] + (4,), np.float16)  # the encoder wants float16 RGBA
         rgba[..., :3] = np.clip(image, 0, 65504)
         return bytes(imagecodecs.ultrahdr_encode(rgba, level=int(rate_point)))

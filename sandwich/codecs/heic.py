@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pillow_heif
 
+from sandwich.core.bitstream import check_pixels
 from sandwich.core.contract import Method, check_image
 from sandwich.core.errors import DecodeError
 
@@ -57,7 +58,7 @@ def encode_heic(
 
 def decode_heic(data: bytes, bits: int = 8) -> tuple[np.ndarray, bytes | None]:
     """Return (samples with `bits` bits, low-aligned; the embedded metadata item or None)."""
-    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
+    heif = _open(data)  # lazy: the headers only
     depth = heif.info["bit_depth"]
     if depth != bits:
         raise ValueError(f"expected a {bits}-bit HEIC, file is {depth}-bit")
@@ -67,6 +68,14 @@ def decode_heic(data: bytes, bits: int = 8) -> tuple[np.ndarray, bytes | None]:
     if bits > 8:
         image = image >> (16 - bits)
     return np.ascontiguousarray(image), _header_item(heif)
+
+
+def _open(data: bytes):
+    """pillow-heif's lazy open of the primary image, its declared size within the pixel budget."""
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
+    width, height = heif.size
+    check_pixels(height, width, "HEIC", "HEIF image")
+    return heif
 
 
 def _header_item(heif) -> bytes | None:
@@ -87,6 +96,7 @@ class HEIC(Method):
     """HEIC at 8, 10 or 12 bits, 4:4:4 by default, quality sweep."""
 
     rate_param = "quality"
+    rate_range = (0, 100)  # x265 quality through pillow-heif (-1, lossless, is not a lossy setting)
 
     can_embed_header = True
 
@@ -110,6 +120,16 @@ class HEIC(Method):
     def encode_with_header(self, image, rate_point, header):
         check_image(image, self.domain, self.name)
         return encode_heic(image, rate_point, self.bits, self.rgb, self.chroma, metadata=header)
+
+    def peek_with_header(self, data, method):
+        try:
+            heif = _open(data)
+        except DecodeError as err:
+            raise DecodeError(method, err.reason) from None
+        header = _header_item(heif)
+        if header is None:
+            raise DecodeError(method, "HEIC carries no sandwich header item")
+        return header, (heif.size[1], heif.size[0])
 
     def decode_with_header(self, data, method):
         image, header = decode_heic(data, self.bits)

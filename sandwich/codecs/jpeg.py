@@ -9,7 +9,7 @@ import numpy as np
 import PIL
 from PIL import Image, ImageFile, features
 
-from sandwich.core.bitstream import embed_in_jpeg, extract_from_jpeg
+from sandwich.core.bitstream import check_pixels, embed_in_jpeg, extract_from_jpeg, jpeg_frame
 from sandwich.core.contract import Method
 
 
@@ -107,9 +107,25 @@ def _require_eoi(data: bytes) -> None:
         raise ValueError("truncated JPEG (no EOI marker)")
 
 
-def decode_jpeg8(data: bytes, ycbcr_planes: bool = False) -> np.ndarray:
-    """uint8 array of a JPEG file; `ycbcr_planes`: a YCbCr file's planes as coded, not converted."""
+def _require_frame(data: bytes, bits: int, expect: tuple[int, int] | None) -> None:
+    """Before decoding: the frame header must exist, have `bits`-bit samples, fit the pixel budget
+    and, when `expect` is given, declare exactly that (height, width)."""
+    frame = jpeg_frame(data)
+    if frame is None:
+        raise ValueError("not a JPEG file (no frame header before the first scan)")
+    height, width, precision = frame
+    if precision != bits:
+        raise ValueError(f"the file is a {precision}-bit JPEG, expected {bits}-bit")
+    check_pixels(height, width, f"JPEG{'' if bits == 8 else bits}", "JPEG frame header")
+    if expect is not None and (height, width) != tuple(expect):
+        raise ValueError(f"JPEG frame header declares {(height, width)}, expected {tuple(expect)}")
+
+
+def decode_jpeg8(data: bytes, ycbcr_planes: bool = False, expect: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 array of a JPEG file; `ycbcr_planes`: a YCbCr file's planes as coded, not converted;
+    `expect`: the (height, width) the frame header must declare (checked before decoding)."""
     _require_eoi(data)
+    _require_frame(data, 8, expect)
     with Image.open(io.BytesIO(data)) as im:
         if im.format != "JPEG":
             raise ValueError(f"not a JPEG file ({im.format})")
@@ -137,8 +153,9 @@ def encode_jpeg12(image: np.ndarray, quality: int, subsampling: str = "444", kee
     )
 
 
-def decode_jpeg12(data: bytes) -> np.ndarray:
+def decode_jpeg12(data: bytes, expect: tuple[int, int] | None = None) -> np.ndarray:
     _require_eoi(data)
+    _require_frame(data, 12, expect)
     out = imagecodecs.jpeg8_decode(data)
     if out.dtype != np.uint16:
         raise ValueError(f"not a 12-bit JPEG (decoded {out.dtype})")
@@ -165,6 +182,7 @@ class JPEG(_EmbedsInJPEG, Method):
         self.tilt, self.chroma = float(tilt), float(chroma)
         self.name = name or ("jpeg" if table == "quality" else "jpeg_flat")
         self.rate_param = "quality" if table == "quality" else "step"
+        self.rate_range = (1, 100) if table == "quality" else (1, 255)  # IJG quality; baseline table entries
         default = (30, 50, 70, 80, 90, 95, 98) if table == "quality" else (1, 2, 3, 4, 6, 8, 12, 16)
         self.rate_points = tuple(rate_points or default)
 
@@ -206,6 +224,7 @@ class JPEG12(_EmbedsInJPEG, Method):
     domain = "rgb12"
     name = "jpeg12"
     rate_param = "quality"
+    rate_range = (1, 100)
 
     def __init__(self, subsampling="444", keep_rgb=False, rate_points=None, name=None):
         self.subsampling, self.keep_rgb = subsampling, keep_rgb

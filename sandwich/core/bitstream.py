@@ -5,12 +5,21 @@ Layout (all integers big-endian):
     | n_layers u8 | per layer: u32 length + bytes
 Where the payload is itself a standard JPEG, the packed header rides in an APP15 segment inside
 it (`embed_in_jpeg`), so the file stays a valid JPEG that any viewer opens.
+
+Files are untrusted: `declared_sizes` reads the image sizes a JPEG/HEIF/AVIF/JPEG XL/PNG file
+declares without decoding it, `check_declared_sizes` holds them (and the project header's) to the
+pixel budget (`DEFAULT_MAX_PIXELS`, changed with `pixel_budget`), and `inflate` bounds zlib.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import struct
+import zlib
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from sandwich.core.errors import DecodeError
 
@@ -148,3 +157,236 @@ def container(data: bytes) -> str:
     if data[:2] == b"\xff\x0a" or data[:8] == b"\x00\x00\x00\x0cJXL ":
         return "JPEG XL"
     return "unknown"
+
+
+# --- untrusted files: the sizes a container declares, checked before any decoder allocates ------
+
+DEFAULT_MAX_PIXELS = 100_000_000  # about 100 megapixels: the largest image any decoder here may make
+_pixel_budget = contextvars.ContextVar("sandwich_max_pixels", default=DEFAULT_MAX_PIXELS)
+
+
+def max_pixels() -> int:
+    """The pixel budget now in force (`DEFAULT_MAX_PIXELS` unless `pixel_budget` set another)."""
+    return _pixel_budget.get()
+
+
+@contextlib.contextmanager
+def pixel_budget(pixels: int | None):
+    """Decode under another pixel budget (None: the default) inside the `with` block."""
+    if pixels is not None and (not isinstance(pixels, (int, np.integer)) or pixels < 1):
+        raise ValueError(f"the pixel budget must be a positive integer, got {pixels!r}")
+    token = _pixel_budget.set(DEFAULT_MAX_PIXELS if pixels is None else int(pixels))
+    try:
+        yield
+    finally:
+        _pixel_budget.reset(token)
+
+
+def check_pixels(height: int, width: int, who: str, what: str = "image") -> None:
+    """DecodeError when a declared `height`×`width` exceeds the pixel budget (or is empty)."""
+    if height <= 0 or width <= 0:
+        raise DecodeError(who, f"{what} declares an empty size {width}x{height}")
+    budget = max_pixels()
+    if height * width > budget:
+        raise DecodeError(
+            who, f"{what} declares {width}x{height} = {height * width / 1e6:.1f} Mpx, over the "
+            f"{budget / 1e6:g} Mpx budget (--max-pixels)"
+        )  # fmt: skip
+
+
+def inflate(data: bytes, max_length: int, who: str, what: str = "side information") -> bytes:
+    """zlib-decompress at most `max_length` bytes; a stream that would inflate further, or does
+    not end, is refused (a few KB of zlib can otherwise inflate to gigabytes)."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, max_length)
+        more = inflater.unconsumed_tail or (not inflater.eof and inflater.decompress(b"", 1))
+    except zlib.error as err:
+        raise DecodeError(who, f"{what} does not decompress: {err}") from None
+    if more or len(out) > max_length:
+        raise DecodeError(who, f"{what} inflates beyond {max_length} bytes")
+    if not inflater.eof:
+        raise DecodeError(who, f"{what}: truncated zlib stream")
+    if inflater.unused_data:
+        raise DecodeError(who, f"{what}: {len(inflater.unused_data)} bytes after the zlib stream")
+    return out
+
+
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def jpeg_frame(jpeg: bytes) -> tuple[int, int, int] | None:
+    """(height, width, sample precision) from a JPEG's frame header (SOFn), None when the file has
+    none before its first scan."""
+    try:
+        for marker, start, end in _jpeg_segments(jpeg):
+            if marker in _SOF_MARKERS:
+                if end - start < 9:
+                    return None
+                precision, height, width = struct.unpack_from(">BHH", jpeg, start + 4)
+                return height, width, precision
+    except (ValueError, struct.error):
+        return None
+    return None
+
+
+def jpeg_frames(data: bytes) -> list[tuple[int, int, int]]:
+    """The frame headers of every JPEG in `data`: the file's own and any embedded JPEG (an Ultra
+    HDR gain map after the primary image, an EXIF thumbnail). An entropy-coded scan never holds
+    FF D8, so only a damaged file can show a JPEG that is not there. Call it on a file without
+    its project header: the header's layers hold arbitrary bytes (`declared_sizes` does that)."""
+    frames, at = [], 0
+    while True:
+        at = data.find(b"\xff\xd8\xff", at)
+        if at < 0:
+            return frames
+        frame = jpeg_frame(data[at:])
+        if frame is not None:
+            frames.append(frame)
+        at += 3
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None):
+    """Yield (type, payload start, payload end) of the ISOBMFF boxes in data[start:end]."""
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                return
+            (size,) = struct.unpack_from(">Q", data, pos + 8)
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+_CONTAINER_BOXES = {b"meta": 4, b"iprp": 0, b"ipco": 0}  # box -> bytes before its children
+
+
+def heif_properties(data: bytes) -> tuple[list[tuple[int, int]], list[int]]:
+    """(every `ispe` (height, width), every bit depth of a `pixi` or `av1C`) of a HEIF/AVIF file,
+    read from its boxes without decoding anything."""
+    sizes, depths = [], []
+
+    def walk(start, end, depth=0):
+        for kind, lo, hi in _boxes(data, start, end):
+            if kind in _CONTAINER_BOXES and depth < 8:
+                walk(lo + _CONTAINER_BOXES[kind], hi, depth + 1)
+            elif kind == b"ispe" and hi - lo >= 12:
+                width, height = struct.unpack_from(">II", data, lo + 4)
+                sizes.append((height, width))
+            elif kind == b"pixi" and hi - lo >= 5:
+                n = data[lo + 4]
+                depths.extend(data[lo + 5 : min(hi, lo + 5 + n)])
+            elif kind == b"av1C" and hi - lo >= 3:
+                flags = data[lo + 2]
+                high, twelve = bool(flags & 0x40), bool(flags & 0x20)
+                depths.append(12 if high and twelve else 10 if high else 8)
+
+    walk(0, len(data))
+    return sizes, depths
+
+
+class _Bits:
+    """LSB-first bit reader (JPEG XL's order)."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def read(self, n: int) -> int:
+        value = 0
+        for i in range(n):
+            byte = self.pos >> 3
+            if byte >= len(self.data):
+                raise ValueError("truncated JPEG XL header")
+            value |= ((self.data[byte] >> (self.pos & 7)) & 1) << i
+            self.pos += 1
+        return value
+
+    def u32(self, *bits: int) -> int:
+        return self.read(bits[self.read(2)])
+
+
+_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
+
+
+def jxl_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from a JPEG XL SizeHeader (bare codestream or ISOBMFF container)."""
+    if data[:8] == b"\x00\x00\x00\x0cJXL ":
+        stream = b""
+        for kind, lo, hi in _boxes(data):
+            if kind == b"jxlc":
+                stream = data[lo:hi]
+                break
+            if kind == b"jxlp":
+                stream += data[lo + 4 : hi]
+                if len(stream) >= 64:
+                    break
+        data = stream
+    if data[:2] != b"\xff\x0a":
+        return None
+    bits = _Bits(data[2:])
+    try:
+        if bits.read(1):  # small
+            height = (bits.read(5) + 1) * 8
+            ratio = bits.read(3)
+            width = (bits.read(5) + 1) * 8 if ratio == 0 else None
+        else:
+            height = bits.u32(9, 13, 18, 30) + 1
+            ratio = bits.read(3)
+            width = bits.u32(9, 13, 18, 30) + 1 if ratio == 0 else None
+    except ValueError:
+        return None
+    if width is None:
+        num, den = _JXL_RATIOS[ratio]
+        width = height * num // den
+    return height, width
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    width, height = struct.unpack_from(">II", data, 16)
+    return height, width
+
+
+def declared_sizes(data: bytes) -> list[tuple[int, int]]:
+    """Every image size (height, width) the file's container declares, read from its headers
+    without decoding: JPEG frame headers (the file's, any embedded JPEG's, e.g. an Ultra HDR
+    gain map or a JPEG XT extension layer), HEIF/AVIF `ispe`, JPEG XL's SizeHeader, PNG's IHDR."""
+    kind = container(data)
+    if kind == "JPEG":
+        try:
+            packed, data = extract_from_jpeg(data, None)
+            layers = unpack(packed, None).layers
+        except DecodeError:
+            layers = []
+        frames = jpeg_frames(data)  # the file without the project header's segments
+        frames += [frame for layer in layers if layer[:3] == b"\xff\xd8\xff" and (frame := jpeg_frame(layer))]
+        return [(h, w) for h, w, _ in frames]
+    if kind in ("HEIF", "AVIF"):
+        return heif_properties(data)[0]
+    if kind == "JPEG XL":
+        size = jxl_size(data)
+        return [size] if size else []
+    size = png_size(data)
+    return [size] if size else []
+
+
+def check_declared_sizes(data: bytes, who: str) -> None:
+    """Refuse (DecodeError) a file whose container, or the project header inside a JPEG, declares
+    an image over the pixel budget: checked before any decoder allocates."""
+    for height, width in declared_sizes(data):  # a JPEG height of 0 (DNL): libjpeg-turbo refuses it too
+        check_pixels(height, width, who, f"{container(data)} file")
+    if container(data) == "JPEG":
+        try:
+            header = unpack(extract_from_jpeg(data, None)[0], None)
+        except DecodeError:
+            return
+        check_pixels(header.height, header.width, who, "project header")

@@ -1,7 +1,9 @@
 """Read and write images; turn any accepted file into a task's canonical integer image.
 
 Accepted: OpenEXR, Radiance .hdr and PFM (linear float RGB), 16-bit PNG/TIFF, 8-bit PNG/JPEG (and
-8-bit TIFF). Anything else, and files with no positive value or that cannot be read, raise
+8-bit TIFF). The format is the file's content (its magic bytes), not its name: a PNG named .exr is
+read as the PNG it is (with a warning). The size the file declares is checked against the pixel
+budget (`sandwich.core.bitstream.max_pixels`) before anything is decoded. Anything else, and files with no positive value or that cannot be read, raise
 `ImageError` naming the file and the reason. Each with a warning: NaN/Inf samples are replaced,
 alpha is dropped, and a gray file (one channel, e.g. a luminance-only EXR, or gray + alpha)
 becomes R = G = B, since every codec here takes RGB.
@@ -14,6 +16,8 @@ luminance maps to 1000 cd/m²) and PQ-encoded to uint16; 16-bit PNG/TIFF are tak
 from __future__ import annotations
 
 import os
+import re
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from sandwich.core.bitstream import jpeg_frame, max_pixels, png_size  # noqa: E402
+from sandwich.core.files import atomic_path  # noqa: E402
 from sandwich.core.transfer import luminance, nits_to_pq16  # noqa: E402
 
 LINEAR_SUFFIXES = {".exr", ".hdr", ".pfm"}
@@ -45,6 +51,85 @@ class HDRScaling:
     nits: float = 1000.0
 
 
+# format: (what the suffixes promise, the suffixes)
+_FORMATS = {
+    "OpenEXR": {".exr"},
+    "Radiance": {".hdr"},
+    "PFM": {".pfm"},
+    "PNG": {".png"},
+    "TIFF": {".tif", ".tiff"},
+    "JPEG": {".jpg", ".jpeg"},
+}
+
+
+def sniff(head: bytes) -> str | None:
+    """The image format of a file from its first bytes (a key of `_FORMATS`), None if unknown."""
+    if head[:4] == b"\x76\x2f\x31\x01":
+        return "OpenEXR"
+    if head[:2] == b"#?":
+        return "Radiance"
+    if head[:2] in (b"PF", b"Pf") and head[2:3].isspace():
+        return "PFM"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    return None
+
+
+def declared_size(path, kind: str, head: bytes) -> tuple[int, int] | None:
+    """(height, width) the file's header declares, read without decoding; None if not found."""
+    if kind == "OpenEXR":
+        return _exr_size(head)
+    if kind == "Radiance":
+        match = re.search(rb"\n\s*\n([-+])([YX]) (\d+) ([-+])([YX]) (\d+)", head)
+        if not match:
+            return None
+        first, second = int(match.group(3)), int(match.group(6))
+        return (first, second) if match.group(2) == b"Y" else (second, first)
+    if kind == "PFM":
+        fields = head.split(None, 3)
+        try:
+            return int(fields[2]), int(fields[1])
+        except (IndexError, ValueError):
+            return None
+    if kind == "PNG":
+        return png_size(head)
+    if kind == "JPEG":
+        frame = jpeg_frame(head)
+        return frame[:2] if frame else None
+    with warnings.catch_warnings():  # TIFF: Pillow's lazy open reads the first IFD only
+        warnings.simplefilter("ignore")
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our budget decides, below
+        try:
+            with Image.open(path) as im:  # lazy: reads the header only
+                return im.size[1], im.size[0]
+        except Exception:
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _exr_size(head: bytes) -> tuple[int, int] | None:
+    pos = 8  # magic, version
+    while pos < len(head) and head[pos] != 0:
+        name_end = head.find(b"\0", pos)
+        type_end = head.find(b"\0", name_end + 1)
+        if name_end < 0 or type_end < 0 or type_end + 5 > len(head):
+            return None
+        (size,) = struct.unpack_from("<i", head, type_end + 1)
+        value = type_end + 5
+        if head[pos:name_end] == b"dataWindow" and size == 16 and value + 16 <= len(head):
+            xmin, ymin, xmax, ymax = struct.unpack_from("<4i", head, value)
+            return ymax - ymin + 1, xmax - xmin + 1
+        if size < 0:
+            return None
+        pos = value + size
+    return None
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Return H×W×3 RGB: float32 linear for EXR/.hdr/.pfm, uint16 or uint8 for integer files."""
     path = Path(path)
@@ -53,6 +138,29 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(path, f"unsupported file type {suffix or '(none)'}; accepted: {', '.join(sorted(SUFFIXES))}")
     if not path.is_file():
         raise ImageError(path, "no such file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as err:
+        raise ImageError(path, f"unreadable ({err.strerror or err})") from None
+    kind = sniff(head)
+    if kind is None:
+        raise ImageError(path, f"unreadable: not a file of an accepted image format (its content is no {suffix[1:].upper()})")
+    if suffix not in _FORMATS[kind]:
+        warnings.warn(f"{path}: named {suffix} but holds a {kind} file; read as {kind}", stacklevel=2)
+        suffix = sorted(_FORMATS[kind])[0]
+    size = declared_size(path, kind, head)
+    if size is None and len(head) == 1 << 16:  # a long header (EXIF, ICC profile, EXR preview...)
+        with open(path, "rb") as f:
+            size = declared_size(path, kind, f.read(1 << 24))
+    if size is None:
+        raise ImageError(path, f"unreadable {kind} header (no image size)")
+    height, width = size
+    if height <= 0 or width <= 0:
+        raise ImageError(path, f"{kind} header declares an empty image {width}x{height}")
+    if height * width > max_pixels():
+        raise ImageError(path, f"{kind} header declares {width}x{height} = {height * width / 1e6:.1f} Mpx, over the "
+                               f"{max_pixels() / 1e6:g} Mpx budget (--max-pixels)")  # fmt: skip
     if suffix in LINEAR_SUFFIXES:
         # cv2 reads every EXR here, including luminance/chroma (Y, RY, BY) files, as BGR(A)
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -157,17 +265,22 @@ def list_images(root, pattern: str = "*") -> list[Path]:
 
 
 def write_png(path, image: np.ndarray) -> None:
-    """8- or 16-bit RGB PNG (16-bit for HDR code values)."""
+    """8- or 16-bit RGB PNG (16-bit for HDR code values), written atomically (`core.files`): a
+    failed write leaves whatever file was there."""
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"PNG needs uint8 or uint16, got {image.dtype}")
-    if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
-        raise OSError(f"could not write {path}")
+    with atomic_path(path, suffix=".png") as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(image[..., ::-1])) or tmp.stat().st_size == 0:
+            raise OSError(f"could not write {path}")
 
 
 def write_exr(path, linear: np.ndarray) -> None:
-    """Linear float RGB OpenEXR (half float, ZIP)."""
+    """Linear float RGB OpenEXR (half float, ZIP), written atomically (`core.files`)."""
     import OpenEXR
 
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    OpenEXR.File(header, {"RGB": np.ascontiguousarray(linear, np.float16)}).write(str(path))
+    with atomic_path(path, suffix=".exr") as tmp:
+        OpenEXR.File(header, {"RGB": np.ascontiguousarray(linear, np.float16)}).write(str(tmp))
+        if tmp.stat().st_size == 0:
+            raise OSError(f"could not write {path}")
 

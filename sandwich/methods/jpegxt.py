@@ -29,7 +29,7 @@ from sandwich.codecs.jpeg import (
     encode_jpeg12,
 )
 from sandwich.codecs.jpeg import versions as jpeg_versions
-from sandwich.core.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
+from sandwich.core.bitstream import Header, check_pixels, embed_in_jpeg, extract_from_jpeg, inflate, unpack
 from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
 from sandwich.core.transfer import REC709_LUMA, luminance, nits_to_pq16, pq16_to_nits
@@ -66,6 +66,7 @@ class _JpegXT(Method):
         self.name = name or self.name
         self.keep_rgb = keep_rgb
         self.rate_points = tuple(rate_points or QUALITIES)
+        self.rate_range = (1, 100)  # the IJG quality of both layers
 
     @property
     def description(self) -> str:
@@ -89,7 +90,12 @@ class _JpegXT(Method):
         header = unpack(packed, self.name)
         if len(header.layers) != 2:
             raise DecodeError(self.name, f"expected 2 layers (side info, extension), got {len(header.layers)}")
-        base_hat = self._expect(decode_jpeg8(base), (header.height, header.width, 3), "base layer")
+        check_pixels(header.height, header.width, self.name, "project header")
+        shape = (header.height, header.width)
+        try:  # each layer's frame header must declare the header's shape before it is decoded
+            base_hat = self._expect(decode_jpeg8(base, expect=shape), shape + (3,), "base layer")
+        except ValueError as err:
+            raise DecodeError(self.name, f"base layer: {err}") from None
         return nits_to_pq16(self._decode_extension(base_hat, *header.layers))
 
     @abstractmethod
@@ -148,7 +154,7 @@ class JpegXTA(_JpegXT):
 
     def _decode_extension(self, base_hat, side, extension):
         ln_rmin, ln_rmax, nu_r_min, nu_r_max, nu_b_min, nu_b_max = self._side(self._layout, side)
-        planes = self._expect(decode_jpeg8(extension), base_hat.shape, "extension layer")
+        planes = self._expect(decode_jpeg8(extension, expect=base_hat.shape[:2]), base_hat.shape, "extension layer")
         ratio = np.exp(_from_u8(planes[..., 0], ln_rmin, ln_rmax))
         nu_r = _from_u8(planes[..., 1], nu_r_min, nu_r_max)
         nu_b = _from_u8(planes[..., 2], nu_b_min, nu_b_max)
@@ -184,7 +190,7 @@ class JpegXTB(_JpegXT):
 
     def _decode_extension(self, base_hat, side, extension):
         (sigma,) = self._side(self._layout, side)
-        codes = self._expect(decode_jpeg8(extension), base_hat.shape, "extension layer")
+        codes = self._expect(decode_jpeg8(extension, expect=base_hat.shape[:2]), base_hat.shape, "extension layer")
         divisor = (np.maximum(codes, 1) / 255.0) ** self.GAMMA_EXT
         return sigma * np.maximum(linearize(base_hat), BASE_FLOOR) / divisor
 
@@ -228,8 +234,8 @@ class JpegXTC(_JpegXT):
 
     def _decode_extension(self, base_hat, side, extension):
         (scale,) = self._side(self._scale, side[: self._scale.size])
-        table = np.frombuffer(zlib.decompress(side[self._scale.size :]), ">u2")
+        table = np.frombuffer(inflate(side[self._scale.size :], 512, self.name, "ITMO table"), ">u2")
         if table.size != 256 or scale < 1:
             raise DecodeError(self.name, "bad side information (ITMO table or scale)")
-        codes = self._expect(decode_jpeg12(extension), base_hat.shape, "extension layer")
+        codes = self._expect(decode_jpeg12(extension, expect=base_hat.shape[:2]), base_hat.shape, "extension layer")
         return psi_exp(table.astype(np.int32)[base_hat] + scale * (codes.astype(np.int32) - self._CENTRE))

@@ -22,7 +22,7 @@ import torch
 
 from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.codecs.jpeg import versions as jpeg_versions
-from sandwich.core.bitstream import Header, embed_in_jpeg, extract_from_jpeg, unpack
+from sandwich.core.bitstream import Header, check_pixels, embed_in_jpeg, extract_from_jpeg, inflate, unpack
 from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
 from sandwich.core.paths import PROJECT_ROOT
@@ -38,6 +38,8 @@ from sandwich.methods.han.model import (
 
 CODERS = ("fixed", "arithmetic")
 _CRC = struct.Struct(">I")
+_SIDE_RANGES = 25  # bytes before the zlib-compressed ITMO table in the side information (layers._RANGES)
+_LUT_BYTES = 512  # the ITMO table: 256 big-endian uint16
 
 
 def load_model(path: str | Path) -> tuple[HanModel, dict]:
@@ -70,6 +72,18 @@ class Han(Method):
                 raise ValueError(f"{name}: rate point {point!r} out of range (quality 1..100, iterations "
                                  f"1..{self.model.autoencoder.iterations})")  # fmt: skip
         self.rate_points = tuple(str(p) for p in rate_points)
+
+    def check_rate_point(self, rate_point):
+        """'<quality>/<iterations>', quality 1..100 and iterations 1..the model's."""
+        most = self.model.autoencoder.iterations
+        try:
+            quality, iterations = parse_rate_point(rate_point)
+        except ValueError:
+            quality = iterations = -1
+        if not (1 <= quality <= 100 and 1 <= iterations <= most):
+            raise ValueError(f"{self.name}: rate point {rate_point!r}: {self.rate_param} must be "
+                             f"'<1..100>/<1..{most}>'")  # fmt: skip
+        return rate_point
 
     @property
     def description(self) -> str:
@@ -154,6 +168,11 @@ class Han(Method):
         checkpoint.require(self.name, digest, self.meta)
         if len(side_bytes) < _CRC.size or _CRC.unpack(side_bytes[-_CRC.size :])[0] != zlib.crc32(coded):
             raise DecodeError(self.name, "residual bits fail their CRC-32 (corrupted)")
+        check_pixels(header.height, header.width, self.name, "project header")
+        # the ITMO table is 512 bytes: refuse a zlib stream that would inflate further before
+        # `SideInfo.unpack` inflates it without a bound
+        if len(side_bytes) >= _CRC.size + _SIDE_RANGES:
+            inflate(side_bytes[_SIDE_RANGES : -_CRC.size], _LUT_BYTES, self.name, "ITMO table")
         try:
             side = SideInfo.unpack(side_bytes[: -_CRC.size])
         except ValueError as error:
@@ -161,7 +180,7 @@ class Han(Method):
         if side.iterations > self.model.autoencoder.iterations:
             raise DecodeError(self.name, f"{side.iterations} iterations; this model has at most {self.model.autoencoder.iterations}")
         try:
-            base_hat = decode_jpeg8(base)
+            base_hat = decode_jpeg8(base, expect=(header.height, header.width))
         except (ValueError, OSError) as error:
             raise DecodeError(self.name, f"base layer: {error}") from None
         if base_hat.shape != (header.height, header.width, 3):

@@ -106,9 +106,20 @@ class SandwichMethod(Method):
 
     def _split(self, rate_point) -> tuple[str, int]:
         key, _, setting = str(rate_point).partition("/")
-        if key not in self.models or not setting:
+        if key not in self.models or not setting.isdigit():
             raise ValueError(f"{self.name}: rate point {rate_point!r} is not '<model>/<setting>' of {list(self.models)}")
         return key, int(setting)
+
+    def check_rate_point(self, rate_point):
+        """'<model>/<codec setting>', the setting within the codec's legal range."""
+        low, high = self.codec.rate_range or ("?", "?")
+        legal = f"{self.rate_param} must be '<model>/<setting>', model one of {list(self.models)}, setting in {low}..{high}"
+        try:
+            key, setting = self._split(rate_point)
+            self.codecs[key].check_rate_point(setting)
+        except ValueError:
+            raise ValueError(f"{self.name}: rate point {rate_point!r}: {legal}") from None
+        return rate_point
 
     def bottleneck(self, image: np.ndarray, key: str) -> np.ndarray:
         """The pre-processor's uint8 bottleneck; the last one is cached (a sweep re-uses it)."""
