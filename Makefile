@@ -7,7 +7,7 @@ export SANDWICH_DATA ?= $(abspath ../shared/data)
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install test test-full fuzz bench speed plot checkpoints-doc browser clean clean-runs
+.PHONY: help install test test-full fuzz bench speed train-speed plot checkpoints-doc browser clean clean-runs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench: $(STAMP)  ## every method in conf/bench.yaml on the shared test sets -> r
 
 speed: $(STAMP)  ## every sandwich method vs its reference codec (HDR: heic10, SR: heic_full) on 1024² images, as time ratios
 	$(PY) -m sandwich.speed
+
+train-speed: $(STAMP)  ## sandwich training crops/s in fp32 and bf16 autocast side by side, and the real-JPEG rate fit's share (ARGS=overrides)
+	$(PY) -m sandwich.tools.train_speed $(ARGS)
 
 plot: $(STAMP)  ## redraw RD plots and BD tables from results/*.json
 	$(PY) -m sandwich.bench plot_only=true

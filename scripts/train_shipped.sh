@@ -3,6 +3,7 @@
 # maps every file in checkpoints/ to its config, command and stage here.
 # Usage: scripts/train_shipped.sh STAGE...   (in the order below; each stage trains and exports its files)
 #   hdr         sandwich_hdr_stage1, then sandwich_hdr_ft per λ           -> sandwich_hdr/lambda_*.pt
+#   hdr_light   sandwich_hdr_light per λ, side by side                   -> sandwich_hdr_light/lambda_*.pt
 #   sr          sandwich_sr_stage1, sandwich_sr_stage1b, sandwich_sr_ft1b per λ   (the SR lineage's start)
 #   sr_1c       sandwich_sr_stage1c (from sr's λ = 50 file), then sandwich_sr_ft1c per λ
 #   sr_crop256  sandwich_sr_crop256 per λ     sr_jitter   sandwich_sr_jitter (λ = 400, 150, 50)
@@ -84,6 +85,13 @@ stage() {
         run sandwich_hdr/lambda_$f.pt $RUNS/sandwich_hdr_ycc_ft/lmbda_$l $stage1/$(step 3000) sandwich_hdr_ft \
           model.lmbda=$l model.net.step_init=$d
       done ;;
+    hdr_light)  # the three λ from scratch, side by side (one thread each, conf/experiment/sandwich_hdr_light.yaml)
+      for spec in "1500000.0 8.0 1.5e6" "200000.0 3.0 2e5" "50000.0 1.5 5e4"; do
+        read -r l d f <<< "$spec"
+        run sandwich_hdr_light/lambda_$f.pt $RUNS/sandwich_hdr_light/lmbda_$l - sandwich_hdr_light \
+          model.lmbda=$l model.net.step_init=$d &
+      done
+      wait ;;
     sr | sr_1c)
       local from name=sandwich_sr_ft2 experiment=sandwich_sr_ft1c
       if [[ $1 == sr ]]; then

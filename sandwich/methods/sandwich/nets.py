@@ -7,19 +7,36 @@ of two 3×3 conv + ReLU then 2× downsampling, a bottleneck block, and per decod
 normalisation. `s` is a trainable scalar initialised to 0, so training starts as MLP-only.
 Differences from the released TF code: 2×2 average pooling instead of plain decimation
 (`x[:, 1::2, 1::2]`), and inputs of any size are reflect-padded to a multiple of 2^levels.
+
+A light family beside it (the issue "A fast sandwich"), chosen by two Processor keywords that
+default to the paper's layout: `shuffle=r` runs the U-Net on the r×r space-to-depth image
+(pixel-unshuffle: 3·r² channels at 1/r the resolution, pixel-shuffled back after the head), and
+`separable=True` makes every block's 3×3 convolutions depthwise 3×3 + pointwise 1×1. The MLP and
+the colour map stay per pixel at full resolution (fp32). `macs_per_pixel` counts a module's
+multiply-adds per input pixel (torch's FlopCounterMode, FLOPs/2).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from sandwich.methods.padding import pad_to_multiple
 
 
 class SineMLP(nn.Module):
-    def __init__(self, channels_in: int = 3, channels_out: int = 3, hidden: int = 16, zero_init: bool = False):
+    def __init__(
+        self,
+        channels_in: int = 3,
+        channels_out: int = 3,
+        hidden: int = 16,
+        zero_init: bool = False,
+    ):
         super().__init__()
         self.hidden = nn.Conv2d(channels_in, hidden, 1)
         self.out = nn.Conv2d(hidden, channels_out, 1)
@@ -31,11 +48,22 @@ class SineMLP(nn.Module):
         return self.out(torch.sin(self.hidden(x)))
 
 
-def _block(channels_in: int, channels_out: int) -> nn.Sequential:
+def _conv3(channels_in: int, channels_out: int, separable: bool = False) -> nn.Module:
+    if not separable:
+        return nn.Conv2d(channels_in, channels_out, 3, padding=1)
+    return nn.Sequential(  # depthwise 3×3, then pointwise 1×1: 9·c_in + c_in·c_out MACs instead of 9·c_in·c_out
+        nn.Conv2d(channels_in, channels_in, 3, padding=1, groups=channels_in),
+        nn.Conv2d(channels_in, channels_out, 1),
+    )
+
+
+def _block(
+    channels_in: int, channels_out: int, separable: bool = False
+) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(channels_in, channels_out, 3, padding=1),
+        _conv3(channels_in, channels_out, separable),
         nn.ReLU(inplace=True),
-        nn.Conv2d(channels_out, channels_out, 3, padding=1),
+        _conv3(channels_out, channels_out, separable),
         nn.ReLU(inplace=True),
     )
 
@@ -47,26 +75,27 @@ class UNet(nn.Module):
         channels_out: int = 3,
         encoder: Sequence[int] = (16, 32, 64, 128),
         decoder: Sequence[int] = (256, 128, 64, 32, 16),
+        separable: bool = False,
     ):
         super().__init__()
         if len(decoder) != len(encoder) + 1:
-            raise ValueError("decoder needs one more width (the bottleneck) than encoder")
+            raise ValueError(
+                "decoder needs one more width (the bottleneck) than encoder"
+            )
         self.levels = len(encoder)
         widths = [channels_in, *encoder]
-        self.down = nn.ModuleList(_block(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.bottleneck = _block(encoder[-1], decoder[0])
+        self.down = nn.ModuleList(_block(a, b, separable) for a, b in pairwise(widths))
+        self.bottleneck = _block(encoder[-1], decoder[0], separable)
         skips = list(reversed(encoder))
         self.up = nn.ModuleList(
-            _block(decoder[i] + skips[i], decoder[i + 1]) for i in range(len(encoder))
+            _block(decoder[i] + skips[i], decoder[i + 1], separable)
+            for i in range(len(encoder))
         )
         self.head = nn.Conv2d(decoder[-1], channels_out, 3, padding=1)
 
     def forward(self, x):
         h, w = x.shape[-2:]
-        multiple = 2**self.levels
-        pad_h, pad_w = -h % multiple, -w % multiple
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > max(pad_h, pad_w) else "replicate")
+        x = pad_to_multiple(x, 2**self.levels)
         skips = []
         for block in self.down:
             x = block(x)
@@ -74,7 +103,9 @@ class UNet(nn.Module):
             x = F.avg_pool2d(x, 2)
         x = self.bottleneck(x)
         for block, skip in zip(self.up, reversed(skips)):
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = F.interpolate(
+                x, size=skip.shape[-2:], mode="bilinear", align_corners=False
+            )
             x = block(torch.cat([x, skip], dim=1))
         return self.head(x)[..., :h, :w]
 
@@ -86,7 +117,9 @@ class UNet(nn.Module):
 TILE, HALO, WHOLE_MAX_PIXELS = 1024, 160, 2048 * 2048
 
 
-def in_tiles(fn, x: torch.Tensor, tile: int | None = None, halo: int | None = None) -> torch.Tensor:
+def in_tiles(
+    fn, x: torch.Tensor, tile: int | None = None, halo: int | None = None
+) -> torch.Tensor:
     """fn(x) for a local `fn` (receptive radius < halo), computed on tile² pieces of x (default
     TILE, HALO), each with `halo` pixels of context on every side the image has; equal to fn of
     the whole image up to float rounding."""
@@ -99,19 +132,28 @@ def in_tiles(fn, x: torch.Tensor, tile: int | None = None, halo: int | None = No
             part = fn(x[..., y0 : top + tile + halo, x0 : left + tile + halo])
             if out is None:
                 out = part.new_empty(*part.shape[:-2], height, width)
-            out[..., top : top + tile, left : left + tile] = part[..., top - y0 : top - y0 + tile, left - x0 : left - x0 + tile]
+            out[..., top : top + tile, left : left + tile] = part[
+                ..., top - y0 : top - y0 + tile, left - x0 : left - x0 + tile
+            ]
     return out
 
 
 def training_autocast(module: nn.Module, device_type: str, bf16: bool):
     """bf16 autocast while `module` trains (about 2× faster U-Net steps on a CPU with bf16);
     evaluation and the shipped codecs always run fp32."""
-    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16 and module.training)
+    return torch.autocast(
+        device_type, dtype=torch.bfloat16, enabled=bf16 and module.training
+    )
 
 
 class Processor(nn.Module):
     """MLP(x) + s·UNet(x), s trainable from 0; with `linear`, plus a linear 1×1 branch (a learned
-    colour map, zero-initialised: sandwich.methods.sandwich.model sets it where a model starts from a colour transform)."""
+    colour map, zero-initialised: sandwich.methods.sandwich.model sets it where a model starts from a colour transform).
+
+    The light family: `shuffle=r` (> 1) runs the U-Net on pixel_unshuffle(x, r) (3·r² channels
+    in and out, 1/r the resolution; inputs are replicate-padded to a multiple of r) and
+    pixel-shuffles its output back; `separable` makes its 3×3 convolutions depthwise-separable.
+    The defaults (1, False) are the paper's layout, which the shipped checkpoints hold."""
 
     def __init__(
         self,
@@ -122,15 +164,33 @@ class Processor(nn.Module):
         decoder: Sequence[int] = (256, 128, 64, 32, 16),
         zero_init: bool = False,
         linear: bool = False,
+        shuffle: int = 1,
+        separable: bool = False,
     ):
         super().__init__()
+        if int(shuffle) != shuffle or shuffle < 1:
+            raise ValueError(f"shuffle must be a positive integer, got {shuffle!r}")
+        self.shuffle = int(shuffle)
         self.mlp = SineMLP(channels_in, channels_out, mlp_hidden, zero_init)
         self.linear = nn.Conv2d(channels_in, channels_out, 1) if linear else None
         if self.linear is not None:
             nn.init.zeros_(self.linear.weight)
             nn.init.zeros_(self.linear.bias)
-        self.unet = UNet(channels_in, channels_out, encoder, decoder)
+        r2 = self.shuffle**2
+        self.unet = UNet(
+            channels_in * r2, channels_out * r2, encoder, decoder, separable
+        )
         self.scale = nn.Parameter(torch.zeros(()))
+
+    def _unet(self, x):
+        if self.shuffle == 1:
+            return self.unet(x)
+        r, (h, w) = self.shuffle, x.shape[-2:]
+        x = pad_to_multiple(x, r, "replicate")
+        # channels-last: oneDNN's convolutions on a few channels run about 2× faster on a CPU that way
+        # (training sets it anyway, conf/model/sandwich.yaml channels_last)
+        x = F.pixel_unshuffle(x, r).contiguous(memory_format=torch.channels_last)
+        return F.pixel_shuffle(self.unet(x), r)[..., :h, :w]
 
     def forward(self, x):
         # The MLP (the tone curve) and the colour map stay fp32 under autocast: bf16 keeps 8
@@ -138,8 +198,23 @@ class Processor(nn.Module):
         # time, may run in bf16.
         with torch.autocast(x.device.type, enabled=False):
             full = x.float()
-            pointwise = self.mlp(full) if self.linear is None else self.mlp(full) + self.linear(full)
-        return pointwise + self.scale * self.unet(x)
+            pointwise = (
+                self.mlp(full)
+                if self.linear is None
+                else self.mlp(full) + self.linear(full)
+            )
+        return pointwise + self.scale * self._unet(x)
+
+
+def macs_per_pixel(module: nn.Module, size: int = 256, channels: int = 3) -> float:
+    """Multiply-adds per input pixel of module(x) for x of 1×channels×size×size, as counted by
+    torch.utils.flop_counter.FlopCounterMode (convolutions and matmuls: FLOPs/2; activations,
+    pooling and resampling are not counted)."""
+    x = torch.zeros(1, channels, size, size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        module(x)
+    return counter.get_total_flops() / 2 / (size * size)
 
 
 def count_parameters(module: nn.Module) -> int:
