@@ -53,7 +53,8 @@ def timed_step(module, optimizer, batch: torch.Tensor) -> tuple[float, float]:
 def run(overrides: list[str], steps: int = 3) -> dict[str, dict[str, float]]:
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=sandwich_hdr", "data.num_workers=0", *overrides])
+        default = [] if any(o.startswith("experiment=") for o in overrides) else ["experiment=sandwich_hdr"]
+        cfg = compose("train", overrides=[*default, "data.num_workers=0", *overrides])
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
