@@ -75,6 +75,11 @@ def main(cfg: DictConfig) -> None:
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     loaded = {task: rd.load_results(results / task) for task in cfg.tasks}
     tasks = OmegaConf.to_container(cfg.tasks, resolve=True)
+    for task, spec in tasks.items():  # your own results files, drawn and tabulated beside the bench's
+        yours = [name for name in cfg.extra if name in loaded[task] and name not in spec["methods"]]
+        spec["methods"] = [*spec["methods"], *yours]
+        if yours and spec.get("groups"):
+            spec["groups"]["yours"] = yours
     sections = [
         summarise(task, results / task, spec["anchor"], list(spec["methods"]), loaded[task], spec.get("groups"))
         for task, spec in tasks.items()
