@@ -15,7 +15,7 @@ def test_rd_notebook_runs(compose_cfg, data_root, tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    from sandwich.eval import run
+    from sandwich.evaluation.runner import run
 
     for method in ("truncation_jpeg", "truncation_jpeg_flat"):
         cfg = compose_cfg(
@@ -32,4 +32,6 @@ def test_rd_notebook_runs(compose_cfg, data_root, tmp_path):
         del os.environ["SANDWICH_RESULTS"]
     outputs = "".join(str(o) for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
     assert "truncation_jpeg_flat" in outputs and "BD-rate" in outputs
+    figures = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if "image/png" in o.get("data", {})]
+    assert figures, "the notebook drew no figure"
     shutil.rmtree(tmp_path / "hdr")

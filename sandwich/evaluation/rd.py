@@ -185,10 +185,7 @@ def plot_rd(
 ):
     """One RD figure: every method's mean curve (Pareto line, dominated points hollow); optional
     horizontal reference line; `xscale="log"` for a log rate axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Agg where there is no display; inline in a notebook
 
     fig, ax = plt.subplots(figsize=(9, 6))
     markers = "os^vD<>phX*P"
@@ -276,10 +273,7 @@ def plot_rd_groups(
     the anchor is drawn in every panel (black, dashed) as the common reference (each panel scales
     its quality axis to its curves). Few curves per panel, so tab10's colours do not repeat within
     one; the legends sit right of the panels, off the curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Agg where there is no display; inline in a notebook
 
     grouped = group_methods([m for m in results if rd_has(results[m], metric) and m != anchor], groups)
     if not grouped:
