@@ -40,7 +40,7 @@ from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError
 from sandwich.core.files import write_atomic
 from sandwich.evaluation.rate_search import best_within_target
-from sandwich.evaluation.registry import UnknownMethod, build_method, method_names
+from sandwich.evaluation.registry import UnknownMethod, build_method, method_names, method_summary
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -291,6 +291,10 @@ def info(args) -> int:
 
 
 def methods(args) -> int:
+    if not args.details:  # from the configs alone: no checkpoint is loaded
+        for name in method_names():
+            print(f"{name:<24} {method_summary(name)}")
+        return EXIT_OK
     for name in method_names():
         try:
             method = build_method(name)
@@ -351,7 +355,8 @@ def parser() -> argparse.ArgumentParser:
     i = commands.add_parser("info", help="what a bitstream file holds", parents=[budget])
     i.add_argument("file")
     i.set_defaults(run=info)
-    m = commands.add_parser("methods", help="every method with its domain and rate grid")
+    m = commands.add_parser("methods", help="every method and what it is (--details: domain and rate grid)")
+    m.add_argument("--details", action="store_true", help="build each method (loads its checkpoints) for its domain and rate grid")
     m.set_defaults(run=methods)
     return top
 

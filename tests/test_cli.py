@@ -193,9 +193,22 @@ def test_unknown_checkpoint_hash_is_refused(data_root, tmp_path, capsys):
 
 
 def test_methods_lists_every_method(capsys):
-    assert main(["methods"]) == EXIT_OK
+    assert main(["methods", "--details"]) == EXIT_OK
     text = capsys.readouterr().out
     assert all(name in text for name in METHODS) and "unavailable" not in text
+
+
+def test_methods_describes_every_method_without_loading_one(capsys, monkeypatch):
+    import sandwich.cli
+
+    def refuse(name):
+        raise AssertionError(f"built {name}")
+
+    monkeypatch.setattr(sandwich.cli, "build_method", refuse)
+    assert main(["methods"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(METHODS)
+    assert all(len(line.split()) > 2 for line in lines)  # each with its description
 
 
 def test_python_dash_m_sandwich_is_the_same_command(tmp_path):

@@ -21,6 +21,14 @@ def method_names() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml"))
 
 
+def method_summary(name: str) -> str:
+    """The first line of the comment that opens `conf/method/NAME.yaml` (what the method is)."""
+    for line in (CONF_DIR / "method" / f"{name}.yaml").read_text().splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
 def method_config(name: str):
     """`conf/method/NAME.yaml` as the evaluator composes it (codec defaults merged in)."""
     if name not in method_names():
