@@ -205,16 +205,19 @@ def compress(args) -> int:
     return EXIT_OK
 
 
+METRIC_LABELS = {"psnr": ("PSNR", " dB"), "pu_psnr": ("PU21-PSNR", " dB"), "pu_ssim": ("PU21-SSIM", ""), "ms_ssim": ("MS-SSIM", "")}
+
+
 def _metrics_text(image: np.ndarray, decoded: np.ndarray, domain: str) -> str:
-    from sandwich.evaluation.metrics import psnr
+    """Every metric the evaluator computes for the task (but ColorVideoVDP, seconds per image)."""
+    from sandwich.evaluation.metrics import hdr_metrics, sr_metrics
 
-    peak = DOMAINS[domain][1]
-    text = f"PSNR {psnr(image, decoded, peak):.2f} dB"
-    if domain == "hdr16":
-        from sandwich.evaluation.metrics import pu_psnr
-
-        text += f", PU21-PSNR {pu_psnr(image, decoded):.2f} dB"
-    return text
+    values = hdr_metrics(image, decoded) if domain == "hdr16" else sr_metrics(image, decoded)
+    parts = []
+    for key, value in values.items():
+        label, unit = METRIC_LABELS[key]
+        parts.append(f"{label} {'n/a (image too small)' if value is None else f'{value:.4g}{unit}'}")
+    return ", ".join(parts)
 
 
 def _method_of(data: bytes, hint: str | None) -> str:
