@@ -4,9 +4,9 @@ page is written by hand. Usage: python scripts/checkpoints_doc.py [--check]   (-
 
 import subprocess
 import sys
-from pathlib import Path
+from sandwich.core.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 DOC = ROOT / "docs" / "checkpoints.md"
 BEGIN, END = "<!-- BEGIN generated: make checkpoints-doc -->", "<!-- END generated -->"
 
