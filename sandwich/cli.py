@@ -40,7 +40,12 @@ from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError
 from sandwich.core.files import write_atomic
 from sandwich.evaluation.rate_search import best_within_target
-from sandwich.evaluation.registry import UnknownMethod, build_method, method_names, method_summary
+from sandwich.evaluation.registry import (
+    UnknownMethod,
+    build_method,
+    method_names,
+    method_summary,
+)
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 

@@ -12,8 +12,3 @@ def test_the_checkpoint_table_matches_the_shipped_files():
     done = subprocess.run([sys.executable, "scripts/checkpoints_doc.py", "--check"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
-
-def test_every_shipped_checkpoint_is_in_the_doc():
-    doc = (PROJECT_ROOT / "docs" / "checkpoints.md").read_text()
-    for path in (PROJECT_ROOT / "checkpoints").rglob("*.pt"):
-        assert f"`{path.relative_to(PROJECT_ROOT / 'checkpoints')}`" in doc, path

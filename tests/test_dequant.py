@@ -11,8 +11,8 @@ from sandwich.codecs.jpeg import JPEG, decode_jpeg8
 from sandwich.core.errors import DecodeError
 from sandwich.methods import checkpoint
 from sandwich.methods.dequant.method import Dequantization
-from sandwich.methods.dequant.module import DequantModule
 from sandwich.methods.dequant.model import DequantizationNet
+from sandwich.methods.dequant.module import DequantModule
 from sandwich.methods.sandwich.model import load_sandwich
 from sandwich.methods.truncation import Truncation, midpoint, truncate
 

@@ -39,7 +39,13 @@ from sandwich.core.bitstream import (  # noqa: E402
 )
 from sandwich.core.errors import DecodeError  # noqa: E402
 from sandwich.core.files import write_atomic  # noqa: E402
-from sandwich.core.images import ImageError, linear_to_pq16, read_image, write_exr, write_png  # noqa: E402
+from sandwich.core.images import (  # noqa: E402
+    ImageError,
+    linear_to_pq16,
+    read_image,
+    write_exr,
+    write_png,
+)
 from sandwich.core.paths import PROJECT_ROOT  # noqa: E402
 from sandwich.evaluation.registry import build_method  # noqa: E402
 

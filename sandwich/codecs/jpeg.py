@@ -9,7 +9,12 @@ import numpy as np
 import PIL
 from PIL import Image, ImageFile, features
 
-from sandwich.core.bitstream import check_pixels, embed_in_jpeg, extract_from_jpeg, jpeg_frame
+from sandwich.core.bitstream import (
+    check_pixels,
+    embed_in_jpeg,
+    extract_from_jpeg,
+    jpeg_frame,
+)
 from sandwich.core.contract import Method
 
 

@@ -15,7 +15,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sandwich.core.bitstream import check_declared_sizes, check_pixels, extract_from_jpeg, jpeg_frame, unpack
+from sandwich.core.bitstream import (
+    check_declared_sizes,
+    check_pixels,
+    extract_from_jpeg,
+    jpeg_frame,
+    unpack,
+)
 from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError
 

@@ -29,7 +29,14 @@ from sandwich.codecs.jpeg import (
     encode_jpeg12,
 )
 from sandwich.codecs.jpeg import versions as jpeg_versions
-from sandwich.core.bitstream import Header, check_pixels, embed_in_jpeg, extract_from_jpeg, inflate, unpack
+from sandwich.core.bitstream import (
+    Header,
+    check_pixels,
+    embed_in_jpeg,
+    extract_from_jpeg,
+    inflate,
+    unpack,
+)
 from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
 from sandwich.core.transfer import REC709_LUMA, luminance, nits_to_pq16, pq16_to_nits

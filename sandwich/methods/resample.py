@@ -7,7 +7,7 @@ from PIL import Image
 
 from sandwich.core.bitstream import Header
 from sandwich.core.contract import Method
-from sandwich.methods.wrapped import WrappedMethod
+from sandwich.methods.wrapped import WrappedMethod, require_8bit_with_header
 
 
 def downsample(image: np.ndarray, factor: int = 2) -> np.ndarray:
@@ -28,8 +28,7 @@ class Resample(WrappedMethod):
     domain = "sr8"
 
     def __init__(self, codec: Method, name: str, factor: int = 2, rate_points=None):
-        if codec.domain != "rgb8" or not codec.can_embed_header:
-            raise ValueError(f"{name}: needs an 8-bit codec that can carry the header, got {codec.name}")
+        require_8bit_with_header(codec, name)
         super().__init__(codec, name, rate_points)
         self.factor = factor
 

@@ -8,6 +8,12 @@ from typing import Any, Sequence
 from sandwich.core.contract import Method
 
 
+def require_8bit_with_header(codec: Method, name: str) -> None:
+    """Methods whose file is an 8-bit codec's standard file with the project header inside."""
+    if codec.domain != "rgb8" or not codec.can_embed_header:
+        raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
+
+
 class WrappedMethod(Method):
     def __init__(self, codec: Method, name: str, rate_points: Sequence[Any] | None = None):
         self.codec, self.name = codec, name

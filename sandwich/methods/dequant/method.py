@@ -10,7 +10,7 @@ from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
 from sandwich.methods.dequant.model import DequantizationNet
 from sandwich.methods.truncation import midpoint, truncate
-from sandwich.methods.wrapped import WrappedMethod
+from sandwich.methods.wrapped import WrappedMethod, require_8bit_with_header
 
 
 class Dequantization(WrappedMethod):
@@ -23,8 +23,7 @@ class Dequantization(WrappedMethod):
     domain = "hdr16"
 
     def __init__(self, name: str, codec: Method, checkpoint_path: str, rate_points=None, root: str | Path = PROJECT_ROOT):
-        if codec.domain != "rgb8" or not codec.can_embed_header:
-            raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
+        require_8bit_with_header(codec, name)
         super().__init__(codec, name, rate_points)
         self.path = Path(root) / checkpoint_path
         args, state, self.meta = checkpoint.read(self.path, "dequant")

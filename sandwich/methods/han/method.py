@@ -22,7 +22,14 @@ import torch
 
 from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.codecs.jpeg import versions as jpeg_versions
-from sandwich.core.bitstream import Header, check_pixels, embed_in_jpeg, extract_from_jpeg, inflate, unpack
+from sandwich.core.bitstream import (
+    Header,
+    check_pixels,
+    embed_in_jpeg,
+    extract_from_jpeg,
+    inflate,
+    unpack,
+)
 from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
 from sandwich.core.paths import PROJECT_ROOT

@@ -29,6 +29,7 @@ from sandwich.core.errors import DecodeError
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
 from sandwich.methods.sandwich.model import load_sandwich
+from sandwich.methods.wrapped import require_8bit_with_header
 
 
 def swept_steps(learned_step: float, factors: Sequence[float]) -> list[int]:
@@ -49,8 +50,7 @@ class SandwichMethod(Method):
     ):
         """`tables` = (tilt, chroma) codes every model with these step tables instead of the ones
         it trained through: a what-if (`sandwich.tools.validate --tables`), never the bench's."""
-        if not codec.can_embed_header or codec.domain != "rgb8":
-            raise ValueError(f"{name}: needs an 8-bit codec that carries the header, got {codec.name}")
+        require_8bit_with_header(codec, name)
         if (step_factors is None) == (settings is None):
             raise ValueError(f"{name}: give exactly one of step_factors (step-table JPEG) and settings")
         if step_factors is not None and codec.rate_param != "step":
