@@ -2,17 +2,15 @@
 files' own metadata, i.e. the output of `python -m sandwich.export --table checkpoints`; the rest of the
 page is written by hand. Usage: python scripts/checkpoints_doc.py [--check]   (--check: exit 1 if stale)"""
 
-import subprocess
 import sys
 
 from sandwich.core.paths import PROJECT_ROOT
+from sandwich.export import table as checkpoint_table
 
 DOC = PROJECT_ROOT / "docs" / "checkpoints.md"
 BEGIN, END = "<!-- BEGIN generated: make checkpoints-doc -->", "<!-- END generated -->"
 
-table = subprocess.run(
-    [sys.executable, "-m", "sandwich.export", "--table", "checkpoints"], cwd=PROJECT_ROOT, check=True, capture_output=True, text=True
-).stdout.strip()
+table = checkpoint_table(PROJECT_ROOT / "checkpoints")
 text = DOC.read_text()
 head, rest = text.split(BEGIN, 1)
 _, tail = rest.split(END, 1)

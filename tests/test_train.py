@@ -290,7 +290,7 @@ def _debug_cfg(compose_cfg, train_folders, tmp_path, debug, extra=()):
     [
         ("fdr", [], 1),
         ("limit", ["trainer.max_epochs=2", "trainer.limit_train_batches=1"], 2),  # kept short: 2 epochs of 1 batch
-        ("overfit", ["trainer.max_steps=2", "trainer.val_check_interval=2", "trainer.overfit_batches=1"], 2),
+        ("overfit", ["trainer.max_steps=2", "trainer.val_check_interval=2"], 2),
         ("profiler", ["trainer.max_steps=2", "trainer.val_check_interval=2"], 2),
     ],
 )
@@ -304,7 +304,7 @@ def test_debug_configs_train_and_leave_no_checkpoint(compose_cfg, train_folders,
     if debug == "profiler":
         assert "FIT Profiler Report" in caplog.text  # Lightning logs the report at the end
     if debug == "overfit":
-        assert trainer.overfit_batches == 1
+        assert trainer.overfit_batches == 2  # conf/debug/overfit.yaml
 
 
 def test_debug_fdr_from_the_command_line_writes_only_to_logs_debug(train_folders, tmp_path):

@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 
 @contextlib.contextmanager
@@ -45,17 +45,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, encoding: str = "ut
         raise TypeError(f"write_atomic takes bytes or str, not {type(data).__name__}")
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def write_atomic_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
-    """Call `writer(temporary_path)` and move its file over `path` atomically."""
-    with atomic_path(path) as tmp:
-        writer(tmp)
-        if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise OSError(f"could not write {path}")
+            f.write(data)  # atomic_path fsyncs the file before the rename
 
 
 def _fsync_file(path: Path) -> None:

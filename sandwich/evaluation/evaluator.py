@@ -24,6 +24,7 @@ import numpy as np
 from sandwich.core.bitstream import CONTAINER_SUFFIX, container
 from sandwich.core.contract import Method
 from sandwich.core.domains import DOMAINS, TASK_OF_DOMAIN
+from sandwich.core.files import write_atomic
 from sandwich.core.images import write_png
 from sandwich.evaluation import metrics
 
@@ -108,6 +109,22 @@ def upgrade_document(document: dict) -> dict:
 
 def read_results(path: str | os.PathLike) -> dict:
     return upgrade_document(json.loads(Path(path).read_text()))
+
+
+def same_image_set(old: dict, new: dict) -> bool | None:
+    """Whether two `dataset` records name the same images: by `images_sha256` when both have one,
+    else by the sorted names (schema-1 files). None when either records no images."""
+    if not old.get("images") or not new.get("images"):
+        return None
+    if old.get("images_sha256") and new.get("images_sha256"):
+        return old["images_sha256"] == new["images_sha256"]
+    return sorted(old["images"]) == sorted(new["images"])
+
+
+def describe_image_set(dataset: dict) -> str:
+    images = dataset.get("images") or []
+    digest = dataset.get("images_sha256")
+    return f"{len(images)} images" + (f" (images_sha256 {digest[:12]})" if digest else " (no hash recorded)")
 
 
 def evaluate_image(
@@ -299,15 +316,14 @@ def results_document(
     method: Method,
     rows: list[dict],
     config: dict,
-    dataset_root: str | dict,
-    image_names: list[str] | None = None,
+    dataset: dict,
     cvvdp_images: Iterable[str] = (),
     workers: int = 1,
     wall_s: float | None = None,
     errors: list[dict] = (),
 ) -> dict:
-    """The results file. `dataset_root` is the folder, or the whole `dataset` record
-    (`dataset_record`: names and hashes); `errors` lists what failed (`evaluate`)."""
+    """The results file. `dataset` is the image set's record (`dataset_record`: names and hashes);
+    `errors` lists what failed (`evaluate`)."""
     task = TASK_OF_DOMAIN[method.domain]
     keys = METRICS_OF_TASK[task]
     present = [k for k in keys if any(r.get(k) is not None for r in rows)]
@@ -320,7 +336,7 @@ def results_document(
         "rate_param": method.rate_param,
         "rate_points": list(method.rate_points),
         "config": config,
-        "dataset": dataset_root if isinstance(dataset_root, dict) else {"root": str(dataset_root), "images": image_names},
+        "dataset": dataset,
         "metrics": {"bpp": BPP_DEFINITION, **{k: metrics.METRIC_DEFINITIONS[k] for k in present}},
         NULL_NOTE_KEY: NULL_NOTE,
         "cvvdp_images": sorted(cvvdp_images) if "cvvdp_jod" in present else [],
@@ -351,27 +367,9 @@ def _strict_json(value):
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    try:
-        from sandwich.core.files import write_atomic
-    except ImportError:  # the shared helper is absent: the same, here
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return
-    write_atomic(path, text)
-
-
 def write_results(document: dict, path) -> Path:
     """Write the results file atomically: an interrupted run leaves the previous file whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(_strict_json(document), indent=1, allow_nan=False) + "\n")
+    write_atomic(path, json.dumps(_strict_json(document), indent=1, allow_nan=False) + "\n")
     return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sandwich.evaluation.evaluator import upgrade_document
+from sandwich.evaluation.evaluator import read_results
 
 MIN_POINTS = 4  # fewer points do not pin down a BD interpolation
 BD_INTERPOLATION = "pchip"  # monotone, no overshoot between sparse points
@@ -20,9 +19,9 @@ def load_results(folder) -> dict[str, dict]:
     """Every `<method>.json` results file in `folder`, by method name."""
     out = {}
     for path in sorted(Path(folder).glob("*.json")):
-        data = json.loads(path.read_text())
-        if isinstance(data, dict) and "curve" in data and "name" in data:
-            out[data["name"]] = upgrade_document(data)
+        data = read_results(path)
+        if "curve" in data and "name" in data:
+            out[data["name"]] = data
     return out
 
 
@@ -194,15 +193,9 @@ def plot_rd(
         x, y = curve(res, metric)
         if not len(x):
             continue
-        # the line is the Pareto front (what BD uses; across the λ models of a sandwich);
-        # dominated points stay visible as hollow markers
-        fx, fy = pareto_front(x, y)
+        # the line is the Pareto front (what BD uses; across the λ models of a sandwich)
         style = dict(marker=markers[i % len(markers)], color=colours[(2 * i) % 20 + (2 * i) // 20])
-        ax.plot(fx, fy, ms=4, lw=1.3, label=name, **style)
-        on_front = set(zip(fx.tolist(), fy.tolist()))
-        dominated = [(a, b) for a, b in zip(x.tolist(), y.tolist()) if (a, b) not in on_front]
-        if dominated:
-            ax.plot(*zip(*dominated), ms=4, ls="none", mfc="none", alpha=0.6, **style)
+        _draw_curve(ax, x, y, name, ms=4, lw=1.3, **style)
     if hline is not None:
         ax.axhline(hline[0], color="k", ls="--", lw=1, label=hline[1])
     ax.set_xlabel("bits per pixel (complete bitstream)")
@@ -323,7 +316,7 @@ def validation_figure(results_dir, task: str, points: dict[str, tuple[float, flo
     for name in VALIDATION_BASELINES[task]:  # read only the two curves drawn, not the whole folder
         path = Path(results_dir) / task / f"{name}.json"
         if path.is_file():
-            results[name] = json.loads(path.read_text())
+            results[name] = read_results(path)
     fig = plot_rd(results, "psnr", None)
     ax = fig.axes[0]
     for (label, (bpp, quality)), marker in zip(points.items(), "*Xo"):
@@ -401,8 +394,8 @@ def bd_fast(anchor: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.nd
     return float(bd_r), float(bd_q)
 
 
-def per_image_matrix(results: dict, metric: str, images: list[str]) -> tuple[list, np.ndarray, np.ndarray]:
-    """(rate points, bpp[point, image], metric[point, image]) from a results' per-image rows; NaN
+def per_image_matrix(results: dict, metric: str, images: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(bpp[point, image], metric[point, image]) over the rate points the rows measured, from a results' per-image rows; NaN
     where a row or a finite value is missing (the evaluator's mean leaves those out too)."""
     points = [p for p in results["rate_points"] if any(r["rate_point"] == p for r in results["per_image"])]
     row, col = {p: i for i, p in enumerate(points)}, {name: j for j, name in enumerate(images)}
@@ -416,7 +409,7 @@ def per_image_matrix(results: dict, metric: str, images: list[str]) -> tuple[lis
             value = r.get(key)
             if value is not None and math.isfinite(value):
                 target[i, j] = value
-    return points, bpp, quality
+    return bpp, quality
 
 
 def _weighted_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -460,7 +453,7 @@ def bd_bootstrap(
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
     means = []
     for res in (anchor, test):
-        _, bpp, quality = per_image_matrix(res, metric, shared)
+        bpp, quality = per_image_matrix(res, metric, shared)
         means.append((_weighted_means(bpp, weights), _weighted_means(quality, weights)))
     draws = np.full((n_boot, 2), np.nan)
     for b in range(n_boot):

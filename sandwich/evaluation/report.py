@@ -20,8 +20,6 @@ PLOTS = {
 }
 BD_METRICS = {"hdr": [("psnr", "dB"), ("pu_psnr", "dB")], "sr": [("psnr", "dB")]}
 MARKERS = ("<!-- bench:begin -->", "<!-- bench:end -->")
-XLIM = {"hdr": (0, 16), "sr": (0, 4)}  # bpp shown on a linear rate axis (the grouped plots use a log axis)
-RATE_AXIS = "log"  # the static plots' rate axis: rates span two decades, log spreads the low-rate end
 
 
 def summarise(
@@ -37,11 +35,11 @@ def summarise(
         sat = [r["ldr_saturation_psnr"] for r in results[anchor]["per_image"] if r["rate_point"] == results[anchor]["rate_points"][0]]
         hline = (sum(sat) / len(sat), f"LDR saturation ({sum(sat) / len(sat):.2f} dB)")
     for metric, label in PLOTS[task]:
-        if not any(rd.curve(r, metric)[0].size for r in results.values()):
+        if not any(rd.rd_has(r, metric) for r in results.values()):
             continue
         rd.plot_rd_groups(
             results, metric, folder / f"rd_{metric}.png", groups, anchor, f"{task.upper()} test set (mean over images)", label,
-            hline if metric == "psnr" else None, xscale=RATE_AXIS, xlim=None if RATE_AXIS == "log" else XLIM[task],
+            hline if metric == "psnr" else None,
         )  # fmt: skip
         lines.append(f"![{task} {metric}](results/{task}/rd_{metric}.png)")
     lines.append("")

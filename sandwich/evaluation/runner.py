@@ -29,10 +29,12 @@ from sandwich.core.paths import CONF_DIR
 from sandwich.evaluation import rd
 from sandwich.evaluation.evaluator import (
     dataset_record,
+    describe_image_set,
     error_entry,
     evaluate,
     read_results,
     results_document,
+    same_image_set,
     write_results,
 )
 
@@ -41,17 +43,9 @@ class EvaluationFailed(SystemExit):
     """Ends `python -m sandwich.eval` with exit status 1 and one line on stderr, no traceback
     (a SystemExit: Hydra passes it through). Raised after the results file is written."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
-
-class ResultsConflict(SystemExit):
-    """Refusal to replace a results file computed on another image set (exit status 1)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ResultsConflict(EvaluationFailed):
+    """Refusal to replace a results file computed on another image set (raised before evaluating)."""
 
 
 def bench_anchor(task: str) -> str:
@@ -64,22 +58,6 @@ def output_folder(cfg: DictConfig, task: str) -> Path:
     if cfg.output_dir:
         return Path(cfg.output_dir)
     return Path(cfg.run_dir) / task
-
-
-def same_image_set(old: dict, new: dict) -> bool | None:
-    """Whether two `dataset` records name the same images: by `images_sha256` when both have one,
-    else by the sorted names (schema-1 files). None when either records no images."""
-    if not old.get("images") or not new.get("images"):
-        return None
-    if old.get("images_sha256") and new.get("images_sha256"):
-        return old["images_sha256"] == new["images_sha256"]
-    return sorted(old["images"]) == sorted(new["images"])
-
-
-def describe_image_set(dataset: dict) -> str:
-    images = dataset.get("images") or []
-    digest = dataset.get("images_sha256")
-    return f"{len(images)} images" + (f" (images_sha256 {digest[:12]})" if digest else " (no hash recorded)")
 
 
 def check_replace(path: Path, dataset: dict, overwrite: bool) -> None:
@@ -146,7 +124,7 @@ def run(cfg: DictConfig) -> Path:
     config = OmegaConf.to_container(cfg, resolve=True)
     config["output_dir"] = str(out)  # where this run wrote, also when the run folder chose it
     document = results_document(
-        method, rows, config, dataset, None, cvvdp_images, cfg.workers, time.perf_counter() - start, errors
+        method, rows, config, dataset, cvvdp_images, cfg.workers, time.perf_counter() - start, errors
     )
     path = write_results(document, out / f"{method.name}.json")
     log_results(cfg.logger, document, out, cfg.anchor or bench_anchor(task), Path(cfg.paths.results_dir) / task)

@@ -20,10 +20,3 @@ class WrappedMethod(Method):
         self.rate_param = codec.rate_param
         self.rate_points = tuple(rate_points or codec.rate_points)
         self.rate_range = codec.rate_range
-
-    def check_rate_point(self, rate_point: Any) -> Any:
-        """The codec's legal range, named by this method."""
-        try:
-            return self.codec.check_rate_point(rate_point)
-        except ValueError as err:
-            raise ValueError(str(err).replace(f"{self.codec.name}:", f"{self.name}:", 1)) from None

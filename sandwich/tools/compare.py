@@ -28,7 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sandwich.evaluation.evaluator import read_results
+from sandwich.evaluation.evaluator import (
+    describe_image_set,
+    read_results,
+    same_image_set,
+)
 
 
 def results_path(results_dir: Path, task: str, method: str) -> Path:
@@ -52,37 +56,14 @@ def _document(results_dir: Path, task: str, method: str) -> dict:
         raise SystemExit(f"compare: {path} is not a results JSON: {err}") from err
 
 
-def curve(results_dir: Path, task: str, method: str) -> dict[str, dict]:
-    return {str(point["rate_point"]): point for point in _document(results_dir, task, method)["curve"]}
-
-
-def image_set(document: dict) -> tuple[tuple[str, ...], str | None] | None:
-    """(sorted image names, images_sha256 or None) of a results document; None if unrecorded."""
-    dataset = document.get("dataset") or {}
-    if not dataset.get("images"):
-        return None
-    return tuple(sorted(dataset["images"])), dataset.get("images_sha256")
-
-
-def _describe(document: dict) -> str:
-    names, digest = image_set(document)
-    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
-    return f"{len(names)} images [{shown}]" + (f" sha256 {digest[:12]}" if digest else "")
-
-
 def image_set_mismatch(documents: dict[str, dict]) -> str | None:
     """A line naming the image sets when the documents' differ; None when they agree or a file
     does not record its images (older or hand-made files)."""
-    sets = {name: image_set(doc) for name, doc in documents.items()}
-    known = {name: s for name, s in sets.items() if s is not None}
-    if len(known) < 2:
-        return None
-    (first, (names0, digest0)), *others = known.items()
-    for name, (names, digest) in others:
-        differs = names != names0 or (digest is not None and digest0 is not None and digest != digest0)
-        if differs:
-            return (f"different image sets: {first} on {_describe(documents[first])}, "
-                    f"{name} on {_describe(documents[name])}")  # fmt: skip
+    (first, first_doc), *others = documents.items()
+    for name, doc in others:
+        if same_image_set(first_doc.get("dataset") or {}, doc.get("dataset") or {}) is False:
+            return (f"different image sets: {first} on {describe_image_set(first_doc['dataset'])}, "
+                    f"{name} on {describe_image_set(doc['dataset'])}")  # fmt: skip
     return None
 
 

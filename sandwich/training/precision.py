@@ -30,8 +30,8 @@ def cpu_flags() -> set[str]:
 def native_bf16(device: torch.device) -> tuple[bool, str]:
     """(whether `device` computes bf16 natively, why)."""
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return torch.cuda.is_bf16_supported(), f"{name} {'supports' if torch.cuda.is_bf16_supported() else 'lacks'} bf16"
+        native = torch.cuda.is_bf16_supported()
+        return native, f"{torch.cuda.get_device_name(device)} {'supports' if native else 'lacks'} bf16"
     if device.type == "cpu":
         found = sorted(set(NATIVE_CPU_FLAGS) & cpu_flags())
         if found:

@@ -41,9 +41,10 @@ class DequantModule(L.LightningModule):
             raise ValueError(f"loss must be one of {CROP_LOSSES}, got {loss!r}")
         self.save_hyperparameters(ignore=["inputs"])
         self.hparams["inputs"] = {key: method.name for key, method in inputs.items()}
-        self.hparams["network"] = {"kind": "dequant", "args": {"channels": 3}}
+        args = {"channels": 3}
+        self.hparams["network"] = {"kind": "dequant", "args": args}
         self.inputs = dict(inputs)
-        self.model = DequantizationNet()
+        self.model = DequantizationNet(**args)
         self.autocast_bf16 = False  # decided at fit start (bf16: auto)
         self._val_inputs: dict[tuple[int, str], tuple[torch.Tensor, float]] = {}  # (batch, input) -> (decode, PSNR)
         if channels_last:
@@ -61,8 +62,7 @@ class DequantModule(L.LightningModule):
     def _restore(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
         with autocast(x.device.type, self.autocast_bf16 and self.training):
-            residual = self.model.residual(x)
-        return (x + residual.float()).clamp(0, 1)
+            return self.model(x).float()
 
     def _draw(self, count: int) -> list[tuple[str, object]]:
         """(input, rate point) per crop, each uniform."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sandwich.codecs.jpeg import decode_jpeg8, encode_jpeg8
+from sandwich.core.bitstream import inflate
 from sandwich.core.transfer import pq16_to_nits
 from sandwich.methods.tmo import itmo_lut, tonemap
 
@@ -44,10 +45,9 @@ class SideInfo:
         if len(data) < _RANGES.size:
             raise ValueError(f"side information is {len(data)} bytes, shorter than {_RANGES.size}")
         iterations, *ranges = _RANGES.unpack(data[: _RANGES.size])
-        try:
-            lut = np.frombuffer(zlib.decompress(data[_RANGES.size :]), ">u2").astype(np.uint16)
-        except zlib.error as error:
-            raise ValueError(f"ITMO table does not decompress: {error}") from None
+        # at most the table's 512 bytes: a few KB of zlib could otherwise inflate to gigabytes
+        table = inflate(data[_RANGES.size :], 2 * 256, "side information", "ITMO table")
+        lut = np.frombuffer(table, ">u2").astype(np.uint16)
         low, high = np.array(ranges[:3], np.int32), np.array(ranges[3:], np.int32)
         if lut.size != 256 or np.any(high < low):
             raise ValueError("bad ITMO table or residual range")

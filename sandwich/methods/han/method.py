@@ -27,7 +27,6 @@ from sandwich.core.bitstream import (
     check_pixels,
     embed_in_jpeg,
     extract_from_jpeg,
-    inflate,
     unpack,
 )
 from sandwich.core.contract import Method
@@ -45,8 +44,6 @@ from sandwich.methods.han.model import (
 
 CODERS = ("fixed", "arithmetic")
 _CRC = struct.Struct(">I")
-_SIDE_RANGES = 25  # bytes before the zlib-compressed ITMO table in the side information (layers._RANGES)
-_LUT_BYTES = 512  # the ITMO table: 256 big-endian uint16
 
 
 def load_model(path: str | Path) -> tuple[HanModel, dict]:
@@ -176,10 +173,6 @@ class Han(Method):
         if len(side_bytes) < _CRC.size or _CRC.unpack(side_bytes[-_CRC.size :])[0] != zlib.crc32(coded):
             raise DecodeError(self.name, "residual bits fail their CRC-32 (corrupted)")
         check_pixels(header.height, header.width, self.name, "project header")
-        # the ITMO table is 512 bytes: refuse a zlib stream that would inflate further before
-        # `SideInfo.unpack` inflates it without a bound
-        if len(side_bytes) >= _CRC.size + _SIDE_RANGES:
-            inflate(side_bytes[_SIDE_RANGES : -_CRC.size], _LUT_BYTES, self.name, "ITMO table")
         try:
             side = SideInfo.unpack(side_bytes[: -_CRC.size])
         except ValueError as error:

@@ -154,7 +154,7 @@ class SandwichMethod(Method):
         return self.codecs[key].encode_with_header(self.bottleneck(image, key), setting, header)
 
     def _decode(self, data):
-        decoded, header = self.codec.decode_checked(data, self.name, factor=2 if self.task == "sr" else 1)
+        decoded, header = self.codec.decode_checked(data, self.name, factor=TASKS[self.task].scale)
         if len(header.layers) != 2:
             raise DecodeError(self.name, "header lacks the model key and checkpoint digest")
         key, digest = header.layers[0].decode(errors="replace"), header.layers[1]

@@ -209,6 +209,8 @@ def _baseline(image: np.ndarray, task: str, step: int, proxy: JPEGProxy) -> tupl
     at the same step: truncation+midpoint, or bicubic+Lanczos."""
     if task == "hdr":
         data = proxy.encode(truncate(image, 8), step)
-        return psnr(image, midpoint(decode_jpeg8(data), 8), TASKS["hdr"].peak), len(data)
-    data = proxy.encode(downsample(image), step)
-    return psnr(image, upsample(decode_jpeg8(data), *image.shape[:2]), TASKS["sr"].peak), len(data)
+        restored = midpoint(decode_jpeg8(data), 8)
+    else:
+        data = proxy.encode(downsample(image), step)
+        restored = upsample(decode_jpeg8(data), *image.shape[:2])
+    return psnr(image, restored, TASKS[task].peak), len(data)
