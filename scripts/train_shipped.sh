@@ -4,6 +4,7 @@
 # Usage: scripts/train_shipped.sh STAGE...   (in the order below; each stage trains and exports its files)
 #   hdr         sandwich_hdr_stage1, then sandwich_hdr_ft per λ           -> sandwich_hdr/lambda_*.pt
 #   hdr_light   sandwich_hdr_light per λ, side by side                   -> sandwich_hdr_light/lambda_*.pt
+#   sr_light    sandwich_sr_light per λ, side by side                     -> sandwich_sr_light/lambda_*.pt
 #   sr          sandwich_sr_stage1, sandwich_sr_stage1b, sandwich_sr_ft1b per λ   (the SR lineage's start)
 #   sr_1c       sandwich_sr_stage1c (from sr's λ = 50 file), then sandwich_sr_ft1c per λ
 #   sr_crop256  sandwich_sr_crop256 per λ     sr_jitter   sandwich_sr_jitter (λ = 400, 150, 50)
@@ -89,6 +90,13 @@ stage() {
       for spec in "1500000.0 8.0 1.5e6" "200000.0 3.0 2e5" "50000.0 1.5 5e4"; do
         read -r l d f <<< "$spec"
         run sandwich_hdr_light/lambda_$f.pt $RUNS/sandwich_hdr_light/lmbda_$l - sandwich_hdr_light \
+          model.lmbda=$l model.net.step_init=$d &
+      done
+      wait ;;
+    sr_light)  # the two λ from scratch on all of sr/train, side by side (conf/experiment/sandwich_sr_light.yaml)
+      for spec in "400.0 15.0 400" "50.0 6.5 50"; do
+        read -r l d f <<< "$spec"
+        run sandwich_sr_light/lambda_$f.pt $RUNS/sandwich_sr_light/lmbda_$l - sandwich_sr_light \
           model.lmbda=$l model.net.step_init=$d &
       done
       wait ;;
