@@ -28,6 +28,7 @@ TINY_SANDWICH = [
 TINY = [
     "data.crop=32", "data.val_crop=32", "data.batch_size=2", "data.samples_per_epoch=4",
     "logger=none", "trainer.enable_progress_bar=false", "trainer.max_steps=2",
+    "data.val_images=null",  # recipes that pin validation files name real training photos
 ]  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from conftest import synthetic_linear, synthetic_sr  # noqa: E402
 from sandwich import cli  # noqa: E402
 from sandwich.cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, main  # noqa: E402
 from sandwich.core.bitstream import (  # noqa: E402
+    MAGIC,
     _jpeg_segments,
     embed_in_jpeg,
     extract_from_jpeg,
@@ -34,6 +35,7 @@ from sandwich.core.bitstream import (  # noqa: E402
     inflate,
     jxl_size,
     pixel_budget,
+    seal,
     unpack,
 )
 from sandwich.core.errors import DecodeError  # noqa: E402
@@ -59,17 +61,30 @@ def hdr(height=40, width=48, seed=0):
     return linear_to_pq16(synthetic_linear(height, width, seed))
 
 
+def resealed(data: bytes) -> bytes:
+    """A crafted file's project header checksum made to match again, as a deliberate forger would
+    (a header in one piece: these files are small)."""
+    start = data.find(MAGIC)
+    if start < 0:
+        return data
+    pos = start + 6 + data[start + 5] + 8
+    n_layers, pos = data[pos], pos + 1
+    for _ in range(n_layers):
+        pos += 4 + struct.unpack_from(">I", data, pos)[0]
+    return seal(data, pos)
+
+
 def patch_sof(jpeg: bytes, height: int, width: int) -> bytes:
     """The JPEG with its (first) frame header claiming height×width."""
     for marker, start, _ in _jpeg_segments(jpeg):
         if marker in (0xC0, 0xC1, 0xC2):
-            return jpeg[: start + 5] + struct.pack(">HH", height, width) + jpeg[start + 9 :]
+            return resealed(jpeg[: start + 5] + struct.pack(">HH", height, width) + jpeg[start + 9 :])
     raise ValueError("no SOF")
 
 
 def patch_ispe(heif: bytes, height: int, width: int) -> bytes:
     at = heif.index(b"ispe") + 8  # box type, version and flags
-    return heif[:at] + struct.pack(">II", width, height) + heif[at + 8 :]
+    return resealed(heif[:at] + struct.pack(">II", width, height) + heif[at + 8 :])
 
 
 def with_layer(jpeg: bytes, index: int, layer: bytes) -> bytes:
@@ -139,7 +154,7 @@ def bombs(folder: Path) -> dict[str, tuple[str, str | None]]:
 def _header_shape(data: bytes, height: int, width: int) -> bytes:
     start = data.index(b"SWCH") + 6
     at = start + data[start - 1]
-    return data[:at] + struct.pack(">II", height, width) + data[at + 8 :]
+    return resealed(data[:at] + struct.pack(">II", height, width) + data[at + 8 :])
 
 
 _MEASURE = r"""
@@ -385,6 +400,36 @@ def test_sr_header_shape_must_imply_the_coded_size_exactly(tmp_path, capsys):
         assert "header implies" in one_line_error(capsys, main(["decompress", str(path), str(tmp_path / "o.png")]))
 
 
+@pytest.mark.parametrize("name", ["truncation_jpeg", "truncation_heic", "jpegxt_c", "han_pp"])
+def test_the_checksum_refuses_any_change_to_a_project_file(name, tmp_path, capsys):
+    """One flipped bit anywhere (base image, method id, shape, side information, layers) is
+    refused: byte flips used to decode to another image with exit 0."""
+    data = made(name)
+    path = tmp_path / "t.bin"
+    for at in np.linspace(0, len(data) - 1, 12).astype(int).tolist() + [data.index(MAGIC) + 6]:
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0x08]) + data[at + 1 :])
+        one_line_error(capsys, main(["decompress", str(path), str(tmp_path / "o.png")]))
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_method_id_renamed_to_a_sibling_is_refused(tmp_path, capsys):
+    """han_pp and han_rc share weights and layers: only the checksum tells the rename."""
+    data = made("han_pp")
+    at = data.index(MAGIC) + 6
+    path = tmp_path / "t.jpg"
+    path.write_bytes(data[:at] + b"han_rc" + data[at + 6 :])
+    assert "checksum" in one_line_error(capsys, main(["decompress", str(path), str(tmp_path / "o.png")]))
+    assert "checksum" in one_line_error(capsys, main(["info", str(path)]), command="info")
+
+
+def test_format_1_files_without_a_checksum_still_decode():
+    """The stored files of tests/data are format 1."""
+    for path in sorted((REPO / "tests" / "data").glob("*.jpg")):
+        data = path.read_bytes()
+        assert unpack(extract_from_jpeg(data, None)[0], None).method
+        assert data[data.index(MAGIC) + 4] == 1
+
+
 def test_argparse_errors_are_one_line(capsys):
     assert main(["compress", "a.exr"]) == EXIT_USAGE
     err = capsys.readouterr().err
@@ -404,7 +449,7 @@ FUZZ_METHODS = {  # name: --method for bare files (None: the project header name
 }
 
 
-def header_tampers(data: bytes, sr: bool) -> list[tuple[str, bytes]]:
+def header_tampers(data: bytes) -> list[tuple[str, bytes]]:
     """Every field of the embedded project header changed in a way the decoder must notice."""
     start = data.index(b"SWCH")
     name_length = data[start + 5]
@@ -413,10 +458,9 @@ def header_tampers(data: bytes, sr: bool) -> list[tuple[str, bytes]]:
            ("version", data[: start + 4] + b"\x07" + data[start + 5 :]),
            ("name", data[: start + 6] + bytes([data[start + 6] ^ 0x20]) + data[start + 7 :]),
            ("name length", data[: start + 5] + bytes([name_length + 1]) + data[start + 6 :])]  # fmt: skip
-    step = 2 if sr else 1  # an SR height h and h - 1 may code the same half size: that needs a checksum
     for field, at in (("height", shape), ("width", shape + 4)):
         (value,) = struct.unpack_from(">I", data, at)
-        for new in (value + step, value - step, 0, 1 << 20, 60000):
+        for new in (value + 1, value - 1, 0, 1 << 20, 60000):
             out.append((f"{field} {new}", data[:at] + struct.pack(">I", new) + data[at + 4 :]))
     n_layers = data[shape + 8]
     out.append(("layers +1", data[: shape + 8] + bytes([n_layers + 1]) + data[shape + 9 :]))
@@ -429,16 +473,18 @@ def header_tampers(data: bytes, sr: bool) -> list[tuple[str, bytes]]:
 
 
 def mutants(rng: np.random.Generator, count: int):
-    """(method hint, label, bytes, must be refused) from files of several method families."""
+    """(method hint, label, bytes, must be refused) from files of several method families: any
+    change to a file with the project header must be refused (its checksum)."""
     names = list(FUZZ_METHODS)
     for name in names:
         data = made(name)
         if FUZZ_METHODS[name] is None:
-            for label, tampered in header_tampers(data, sr=method(name).domain == "sr8"):
+            for label, tampered in header_tampers(data):
                 yield None, f"{name} header {label}", tampered, True
     for i in range(count):
         name = names[i % len(names)]
-        data = bytearray(made(name))
+        original = made(name)
+        data = bytearray(original)
         kind = rng.integers(3)
         if kind == 0:  # byte flips
             for _ in range(int(rng.integers(1, 5))):
@@ -451,7 +497,8 @@ def mutants(rng: np.random.Generator, count: int):
             at, n = int(rng.integers(len(data))), int(rng.integers(1, 33))
             data[at : at + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
             label = "overwritten"
-        yield FUZZ_METHODS[name], f"{name} {label} #{i}", bytes(data), False
+        changed = bytes(data) != original
+        yield FUZZ_METHODS[name], f"{name} {label} #{i}", bytes(data), changed and FUZZ_METHODS[name] is None
 
 
 def fuzz(count: int, seed: int, folder: Path) -> dict:

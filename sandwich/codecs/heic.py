@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pillow_heif
 
-from sandwich.core.bitstream import check_pixels
+from sandwich.core.bitstream import check_pixels, check_seal, checksum_offset, seal
 from sandwich.core.contract import Method, check_image
-from sandwich.core.errors import DecodeError
+from sandwich.core.errors import DecodeError, NoHeader
 
 # pillow-heif picks 10 vs 12 bit from a process-global option; guard it.
 _BIT_DEPTH_LOCK = threading.Lock()
@@ -56,8 +56,8 @@ def encode_heic(
     return buf.getvalue()
 
 
-def decode_heic(data: bytes, bits: int = 8) -> tuple[np.ndarray, bytes | None]:
-    """Return (samples with `bits` bits, low-aligned; the embedded metadata item or None)."""
+def decode_heic(data: bytes, bits: int = 8) -> np.ndarray:
+    """The samples with `bits` bits, low-aligned."""
     heif = _open(data)  # lazy: the headers only
     depth = heif.info["bit_depth"]
     if depth != bits:
@@ -67,7 +67,7 @@ def decode_heic(data: bytes, bits: int = 8) -> tuple[np.ndarray, bytes | None]:
         raise ValueError(f"expected RGB, file has shape {image.shape}")
     if bits > 8:
         image = image >> (16 - bits)
-    return np.ascontiguousarray(image), _header_item(heif)
+    return np.ascontiguousarray(image)
 
 
 def _open(data: bytes):
@@ -82,9 +82,24 @@ def _header_item(heif) -> bytes | None:
     return next((m["data"] for m in heif.info.get("metadata", []) if m.get("type") == METADATA_TYPE), None)
 
 
-def read_heic_header(data: bytes) -> bytes | None:
-    """The embedded project header item of a HEIC file, without decoding its image."""
-    return _header_item(pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False))
+def _item_offset(data: bytes, item: bytes, who: str) -> int:
+    """Where the header item's bytes lie in the file: stored as they are, once."""
+    at = data.find(item)
+    if at < 0 or data.find(item, at + 1) >= 0:
+        raise DecodeError(who, "the HEIF header item is not stored exactly once")
+    return at
+
+
+def read_heic_header(data: bytes, who: str = "header") -> bytes:
+    """The embedded project header item of a HEIC file, its checksum checked, without decoding the
+    image; NoHeader when it has none."""
+    header = _header_item(_open(data))
+    if header is None:
+        raise NoHeader(who, "HEIC carries no sandwich header item")
+    offset = checksum_offset(header)
+    if offset is not None:
+        check_seal(data, _item_offset(data, header, who) + offset, who)
+    return header
 
 
 def versions() -> str:
@@ -115,24 +130,22 @@ class HEIC(Method):
         return encode_heic(image, rate_point, self.bits, self.rgb, self.chroma)
 
     def _decode(self, data):
-        return decode_heic(data, self.bits)[0]
+        return decode_heic(data, self.bits)
 
     def encode_with_header(self, image, rate_point, header):
         check_image(image, self.domain, self.name)
-        return encode_heic(image, rate_point, self.bits, self.rgb, self.chroma, metadata=header)
+        data = encode_heic(image, rate_point, self.bits, self.rgb, self.chroma, metadata=header)
+        offset = checksum_offset(header)
+        return data if offset is None else seal(data, _item_offset(data, header, self.name) + offset)
 
     def peek_with_header(self, data, method):
         try:
-            heif = _open(data)
+            header = read_heic_header(data, method)
+            width, height = _open(data).size
         except DecodeError as err:
-            raise DecodeError(method, err.reason) from None
-        header = _header_item(heif)
-        if header is None:
-            raise DecodeError(method, "HEIC carries no sandwich header item")
-        return header, (heif.size[1], heif.size[0])
+            raise type(err)(method, err.reason) from None
+        return header, (height, width)
 
     def decode_with_header(self, data, method):
-        image, header = decode_heic(data, self.bits)
-        if header is None:
-            raise DecodeError(method, "HEIC carries no sandwich header item")
-        return image, header
+        header, _ = self.peek_with_header(data, method)
+        return decode_heic(data, self.bits), header

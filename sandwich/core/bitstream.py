@@ -2,9 +2,12 @@
 
 Layout (all integers big-endian):
     magic b"SWCH" | format version u8 | method id (u8 length + utf-8) | height u32 | width u32
-    | n_layers u8 | per layer: u32 length + bytes
-Where the payload is itself a standard JPEG, the packed header rides in an APP15 segment inside
-it (`embed_in_jpeg`), so the file stays a valid JPEG that any viewer opens.
+    | n_layers u8 | per layer: u32 length + bytes | checksum u32 (format 2)
+The header rides inside a standard file: APP15 segments of a JPEG (`embed_in_jpeg`), a metadata
+item of a HEIF (`codecs.heic`), so the file stays one that any viewer opens. Format 2 ends with a
+CRC-32 of the complete file, read with those four bytes as zeros (`seal`, `check_seal`): base
+image, method id, shape, side information and every layer, so a corrupted or patched file, or one
+whose method id was changed, is refused. Format 1 files (no checksum) still decode.
 
 Files are untrusted: `declared_sizes` reads the image sizes a JPEG/HEIF/AVIF/JPEG XL/PNG file
 declares without decoding it, `check_declared_sizes` holds them (and the project header's) to the
@@ -21,10 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sandwich.core.errors import DecodeError
+from sandwich.core.errors import DecodeError, NoHeader
 
 MAGIC = b"SWCH"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+_CHECKSUM = struct.Struct(">I")
 _APP15 = b"\xff\xef"
 _SEGMENT_BYTES = 65533  # payload of one APP segment
 _CONTINUATION = b"SWC+"
@@ -43,7 +48,33 @@ class Header:
         out.append(struct.pack(">IIB", self.height, self.width, len(self.layers)))
         for layer in self.layers:
             out += [struct.pack(">I", len(layer)), layer]
+        out.append(bytes(_CHECKSUM.size))  # the checksum, written by `seal` once the file is whole
         return b"".join(out)
+
+
+def checksum_offset(packed: bytes) -> int | None:
+    """Where in `packed` its checksum field starts (None: a format 1 header has none)."""
+    return None if packed[4:5] == b"\x01" else len(packed) - _CHECKSUM.size
+
+
+def _file_crc(data: bytes, at: int) -> int:
+    """CRC-32 of `data` with its four checksum bytes at `at` read as zeros."""
+    crc = zlib.crc32(data[:at])
+    crc = zlib.crc32(bytes(_CHECKSUM.size), crc)
+    return zlib.crc32(data[at + _CHECKSUM.size :], crc)
+
+
+def seal(data: bytes, at: int) -> bytes:
+    """`data` (a whole file) with the checksum field at `at` filled in."""
+    return data[:at] + _CHECKSUM.pack(_file_crc(data, at)) + data[at + _CHECKSUM.size :]
+
+
+def check_seal(data: bytes, at: int, who: str) -> None:
+    """DecodeError unless the checksum field at `at` matches the whole file `data`."""
+    if at < 0 or at + _CHECKSUM.size > len(data):
+        raise DecodeError(who, "truncated header (no checksum)")
+    if _CHECKSUM.unpack_from(data, at)[0] != _file_crc(data, at):
+        raise DecodeError(who, "checksum mismatch: the file is corrupted or was altered")
 
 
 def unpack(data: bytes, method: str | None) -> Header:
@@ -53,8 +84,10 @@ def unpack(data: bytes, method: str | None) -> Header:
     if len(data) < 6 or data[:4] != MAGIC:
         raise DecodeError(who, "not a sandwich bitstream (bad magic)")
     version, n = struct.unpack_from(">BB", data, 4)
-    if version != FORMAT_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise DecodeError(who, f"unsupported format version {version}")
+    if version > 1:  # the checksum, checked against the whole file by whoever read the header from it
+        data = data[: -_CHECKSUM.size]
     pos = 6
     if len(data) < pos + n + 9:
         raise DecodeError(who, "truncated header")
@@ -118,11 +151,13 @@ def embed_in_jpeg(jpeg: bytes, header: bytes) -> bytes:
         if marker == 0xE0:
             at = end
         break
-    return jpeg[:at] + segments + jpeg[at:]
+    data = jpeg[:at] + segments + jpeg[at:]
+    return data if checksum_offset(header) is None else seal(data, at + len(segments) - _CHECKSUM.size)
 
 
 def extract_from_jpeg(jpeg: bytes, method: str | None) -> tuple[bytes, bytes]:
-    """Return (packed header, the JPEG without its segments); errors name `method`."""
+    """Return (packed header, the JPEG without its segments), the file's checksum checked; errors
+    name `method`. A file without a header raises NoHeader."""
     parts, kept, pos = [], [], 0
     try:
         for marker, start, end in _jpeg_segments(jpeg):
@@ -140,9 +175,12 @@ def extract_from_jpeg(jpeg: bytes, method: str | None) -> tuple[bytes, bytes]:
     except ValueError as err:
         raise DecodeError(method or "header", str(err)) from err
     if not parts:
-        raise DecodeError(method or "header", "JPEG carries no sandwich header (APP15)")
+        raise NoHeader(method or "header", "JPEG carries no sandwich header (APP15)")
     kept.append(jpeg[pos:])
-    return b"".join(parts), b"".join(kept)
+    packed = b"".join(parts)
+    if checksum_offset(packed) is not None:  # the field ends the last header segment
+        check_seal(jpeg, pos - _CHECKSUM.size, method or "header")
+    return packed, b"".join(kept)
 
 
 CONTAINER_SUFFIX = {"JPEG": ".jpg", "HEIF": ".heic", "AVIF": ".avif", "JPEG XL": ".jxl", "unknown": ".bin"}

@@ -110,12 +110,15 @@ class Method(ABC):
         frame = jpeg_frame(jpeg)
         return packed, frame[:2] if frame else None
 
-    def decode_checked(self, data: bytes, method: str, factor: int = 1):
-        """(image, Header) of a file `method` wrote: the header must be `method`'s and the image
-        must have the header's shape divided by `factor` (rounded up), exactly. The header's shape
-        (within the pixel budget) and the size the container declares are checked before decoding."""
+    def decode_checked(self, data: bytes, method: str, factor: int = 1, layers: int = 0):
+        """(image, Header) of a file `method` wrote: the header must be `method`'s, with `layers`
+        layers, and the image must have the header's shape divided by `factor` (rounded up),
+        exactly. The header's shape (within the pixel budget) and the size the container declares
+        are checked before decoding."""
         packed, declared = self.peek_with_header(data, method)
         header = unpack(packed, method)
+        if len(header.layers) != layers:
+            raise DecodeError(method, f"expected {layers} header layers, got {len(header.layers)}")
         check_pixels(header.height, header.width, method, "project header")
         expected = (-(-header.height // factor), -(-header.width // factor))
         if declared is not None and tuple(declared) != expected:

@@ -1,4 +1,4 @@
-"""The one error a decoder raises on bytes it cannot decode."""
+"""The one error a decoder raises on bytes it cannot decode (NoHeader: the case of a bare file)."""
 
 
 class DecodeError(ValueError):
@@ -8,3 +8,7 @@ class DecodeError(ValueError):
         super().__init__(f"{method}: cannot decode bitstream: {reason}")
         self.method = method
         self.reason = reason
+
+
+class NoHeader(DecodeError):
+    """A file that carries no project header: a bare codec file, or not one of ours."""

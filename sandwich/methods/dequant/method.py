@@ -47,6 +47,6 @@ class Dequantization(WrappedMethod):
         return self.codec.encode_with_header(truncate(image, 8), rate_point, header)
 
     def _decode(self, data):
-        codes, header = self.codec.decode_checked(data, self.name)
-        checkpoint.require(self.name, b"".join(header.layers), self.meta)
+        codes, header = self.codec.decode_checked(data, self.name, layers=1)
+        checkpoint.require(self.name, header.layers[0], self.meta)
         return self.net.restore(midpoint(codes, 8))

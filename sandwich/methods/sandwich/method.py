@@ -154,9 +154,7 @@ class SandwichMethod(Method):
         return self.codecs[key].encode_with_header(self.bottleneck(image, key), setting, header)
 
     def _decode(self, data):
-        decoded, header = self.codec.decode_checked(data, self.name, factor=TASKS[self.task].scale)
-        if len(header.layers) != 2:
-            raise DecodeError(self.name, "header lacks the model key and checkpoint digest")
+        decoded, header = self.codec.decode_checked(data, self.name, TASKS[self.task].scale, layers=2)
         key, digest = header.layers[0].decode(errors="replace"), header.layers[1]
         if key not in self.models:
             raise DecodeError(self.name, f"made by model {key!r}, which this method does not hold")
