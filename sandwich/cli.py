@@ -37,10 +37,11 @@ from sandwich.core.bitstream import (
     unpack,
 )
 from sandwich.core.domains import DOMAINS
-from sandwich.core.errors import DecodeError
+from sandwich.core.errors import DecodeError, NoHeader
 from sandwich.core.files import write_atomic
 from sandwich.evaluation.rate_search import best_within_target
 from sandwich.evaluation.registry import (
+    MissingCheckpoint,
     UnknownMethod,
     build_method,
     method_names,
@@ -57,7 +58,8 @@ class UserError(Exception):
 
 
 def embedded_header(data: bytes) -> bytes | None:
-    """The packed project header inside a JPEG or HEIF file, or None when it carries none."""
+    """The packed project header inside a JPEG or HEIF file, its checksum checked, or None when
+    it carries none."""
     kind = container(data)
     try:
         if kind == "JPEG":
@@ -66,8 +68,10 @@ def embedded_header(data: bytes) -> bytes | None:
             from sandwich.codecs.heic import read_heic_header
 
             return read_heic_header(data)
-    except DecodeError:
+    except NoHeader:
         return None
+    except DecodeError as err:
+        raise UserError(f"corrupted project header: {err.reason}") from err
     except Exception as err:  # a damaged container: say what the library said
         raise UserError(f"cannot read the {kind} container: {err}") from err
     return None
@@ -177,6 +181,8 @@ def _build(name: str):
         return build_method(name)
     except UnknownMethod as err:
         raise UserError(f"{err.args[0]}; `sandwich methods` lists them", EXIT_USAGE) from err
+    except MissingCheckpoint as err:
+        raise UserError(str(err)) from None
 
 
 def compress(args) -> int:
@@ -291,7 +297,7 @@ def info(args) -> int:
     print(f"shape:     {parsed.width}x{parsed.height} (decoded image)")
     print(f"header:    {len(header)} bytes, {len(parsed.layers)} layers: {[len(x) for x in parsed.layers]} bytes")
     if parsed.method in method_names():
-        for line in build_method(parsed.method).describe_layers(parsed.layers):
+        for line in _build(parsed.method).describe_layers(parsed.layers):
             print(line)
     else:
         print("note:      this checkout has no such method")
