@@ -54,8 +54,8 @@ browser:  ## Debian's Chromium for the report's headless-browser test (root; ~1.
 checkpoints-doc: $(STAMP)  ## regenerate the file table in docs/checkpoints.md from checkpoints/*.pt
 	$(PY) scripts/checkpoints_doc.py
 
-clean:  ## remove caches, scratch logs and the virtual environment; keeps trained runs (logs/train) and eval results (logs/eval)
-	rm -rf $(VENV) .pytest_cache outputs wandb logs/hydra logs/debug logs/csv
+clean:  ## remove caches, scratch logs and the virtual environment; keeps trained runs (logs/train), eval and bench run folders (logs/eval, logs/hydra)
+	rm -rf $(VENV) .pytest_cache outputs wandb logs/debug logs/csv
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-runs:  ## delete logs/ entirely: every trained run (checkpoints, W&B) and eval run folder

@@ -32,7 +32,7 @@ def main(cfg: DictConfig) -> None:
     results = Path(cfg.paths.results_dir)
     meta_path = results / "bench_meta.json"
     logger_choice = HydraConfig.get().runtime.choices.logger
-    group = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    group = cfg.logger.get("group") or f"bench-{time.strftime('%Y%m%d-%H%M%S')}"  # logger.group=NAME names it
     if not cfg.plot_only:
         timings, failures = {}, []
         for task, spec in cfg.tasks.items():
@@ -49,8 +49,8 @@ def main(cfg: DictConfig) -> None:
                     f"logger={logger_choice}",
                     f"overwrite={cfg.overwrite}",
                 ]
-                if logger_choice == "wandb":
-                    overrides.append(f"logger.group={group}")
+                if logger_choice == "wandb":  # the bench's runs: one group, files in the bench's run folder
+                    overrides += [f"logger.group={group}", f"logger.save_dir={HydraConfig.get().runtime.output_dir}"]
                 t0 = time.perf_counter()
                 try:
                     run(compose(config_name="eval", overrides=overrides))

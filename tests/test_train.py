@@ -15,8 +15,8 @@ from hydra.utils import instantiate
 from sandwich.core.domains import TASK_OF_DOMAIN
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods.checkpoint import SMALL_FP32, export, read
-from sandwich.train import train
 from sandwich.training.data import CropDataset
+from sandwich.training.fit import train
 from sandwich.training.loggers import SweepStamp, make_logger, wandb_group
 from sandwich.training.warm_start import warm_start
 

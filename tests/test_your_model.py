@@ -9,7 +9,7 @@ import sys
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.evaluation.runner import run
 from sandwich.methods.checkpoint import export
-from sandwich.train import train
+from sandwich.training.fit import train
 
 TINY = ["model.net.pre.encoder=[8,16]", "model.net.pre.decoder=[32,16,8]", "model.net.post.encoder=[8,16]",
         "model.net.post.decoder=[32,16,8]", "data.crop=32", "data.val_crop=32", "data.batch_size=2",

@@ -1,5 +1,5 @@
 """Evaluate one composed method config on a folder of images: the evaluator, the results file
-and the run's log (W&B offline by default, or CSV, or nothing). `python -m sandwich.eval` and
+and the run's log (none by default; W&B offline, or CSV). `python -m sandwich.eval` and
 `make bench` both call `run`.
 
 Where results go: `output_dir` when given (`make bench` passes results/<task>), else this run's
@@ -26,7 +26,6 @@ from omegaconf import DictConfig, OmegaConf
 from sandwich.core.domains import TASK_OF_DOMAIN
 from sandwich.core.images import HDRScaling, list_images, load_for_domain
 from sandwich.core.paths import CONF_DIR
-from sandwich.evaluation import rd
 from sandwich.evaluation.evaluator import (
     dataset_record,
     describe_image_set,
@@ -134,8 +133,9 @@ def run(cfg: DictConfig) -> Path:
 
 
 def log_results(logger: DictConfig, document: dict, results_dir: Path, anchor: str, bench_dir: Path | None = None) -> None:
-    """One run per evaluation: per-image table, mean curve, RD figure against the anchor (from
-    `results_dir`, else the benchmark's `bench_dir` when it was computed on the same images)."""
+    """The run's log: nothing, the per-image rows as CSV, or one W&B run (`wandb_log`) whose BD
+    and RD plots take the anchor's results from `results_dir`, else from the benchmark's
+    `bench_dir` when they were computed on the same images."""
     if logger.kind == "none":
         return
     if logger.kind == "csv":
@@ -149,34 +149,11 @@ def log_results(logger: DictConfig, document: dict, results_dir: Path, anchor: s
         return
     if logger.kind != "wandb":
         raise ValueError(f"unknown logger kind {logger.kind!r}")
-    import wandb
+    # imported here: an eval that does not log to W&B never loads it
+    from sandwich.evaluation.wandb_log import log_evaluation
 
-    Path(logger.save_dir).mkdir(parents=True, exist_ok=True)
-    run = wandb.init(
-        project=logger.project,
-        mode=logger.mode,
-        dir=logger.save_dir,
-        group=logger.group,
-        tags=list(logger.tags),
-        name=document["name"],
-        job_type="eval",
-        config={k: document[k] for k in ("name", "task", "description", "rate_param", "rate_points", "config")},
-        reinit="finish_previous",
-    )
-    rows = document["per_image"]
-    columns = sorted({k for r in rows for k in r})
-    run.log({"per_image": wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in rows])})
-    for point in document["curve"]:
-        run.log({f"curve/{k}": v for k, v in point.items() if isinstance(v, (int, float))})
-    shown = {document["name"]: document}
-    reference = _anchor_document(anchor, document, [results_dir, bench_dir])
-    if reference is not None and anchor != document["name"]:
-        shown[anchor] = reference
-    figure = rd.plot_rd(shown, "psnr", None, title=f"{document['task']}: {document['name']}", ylabel="PSNR (dB)")
-    run.log({"rd/psnr": wandb.Image(figure)})
-    run.summary.update({"n_images": len(document["dataset"]["images"]), "wall_s": document["timing"]["wall_s"],
-                        "n_errors": len(document.get("errors", []))})  # fmt: skip
-    run.finish()
+    reference = None if anchor == document["name"] else _anchor_document(anchor, document, [results_dir, bench_dir])
+    log_evaluation(logger, document, reference)
 
 
 def _anchor_document(anchor: str, document: dict, folders: list[Path | None]) -> dict | None:

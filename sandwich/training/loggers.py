@@ -36,6 +36,14 @@ def wandb_group(cfg: DictConfig) -> str:
     return f"{cfg.name}-{stamp}" if stamp else cfg.name
 
 
+class ConfigOnceWandbLogger(WandbLogger):
+    """The run's config is the composed Hydra config, given to `wandb.init`. Lightning's own call
+    with the module's hyperparameters, a part of that config, would log it a second time."""
+
+    def log_hyperparams(self, params) -> None:
+        pass
+
+
 def make_logger(cfg: DictConfig):
     kind = cfg.logger.kind
     if kind == "none":
@@ -43,7 +51,7 @@ def make_logger(cfg: DictConfig):
     if kind == "csv":
         return CSVLogger(save_dir=cfg.run_dir, name="csv")
     if kind == "wandb":
-        logger = WandbLogger(
+        return ConfigOnceWandbLogger(
             project=cfg.logger.project,
             save_dir=cfg.logger.save_dir,
             # an offline WandbLogger sets WANDB_MODE=dryrun (wandb's old word for offline), which the
@@ -53,7 +61,6 @@ def make_logger(cfg: DictConfig):
             name=cfg.run_name,
             tags=list(cfg.logger.tags),
             job_type="train",
+            config=OmegaConf.to_container(cfg, resolve=True),
         )
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-        return logger
     raise ValueError(f"unknown logger kind {kind!r}")
