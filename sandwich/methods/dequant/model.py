@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sandwich.core.domains import TASKS
+from sandwich.methods.determinism import inference_threads
 from sandwich.methods.padding import pad_to_multiple
 
 PEAK = TASKS["hdr"].peak
@@ -77,5 +78,6 @@ class DequantizationNet(nn.Module):
     def restore(self, image16: np.ndarray) -> np.ndarray:
         """uint16 H×W×3 (truncation's reconstruction) -> uint16 H×W×3."""
         x = torch.from_numpy(image16.astype(np.float32) / PEAK).permute(2, 0, 1)[None]
-        out = (self.forward(x) * PEAK).round()
+        with inference_threads():
+            out = (self.forward(x) * PEAK).round()
         return out[0].permute(1, 2, 0).numpy().astype(np.uint16)

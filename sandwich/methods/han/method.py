@@ -33,6 +33,7 @@ from sandwich.core.contract import Method
 from sandwich.core.errors import DecodeError
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
+from sandwich.methods.determinism import inference_threads
 from sandwich.methods.han import entropy
 from sandwich.methods.han.layers import SideInfo, analyse, unmap_residual
 from sandwich.methods.han.model import (
@@ -118,15 +119,16 @@ class Han(Method):
         the image, not the padding): what is coded never makes the reconstruction worse, and K = 0
         (the base layer alone) is possible. The side information carries K."""
         height, width = mapped.shape[:2]
-        x = pad_for_autoencoder(torch.from_numpy(mapped).permute(2, 0, 1)[None])
-        error = float(x[..., :height, :width].square().mean())
         kept = []
-        for recon, b in self.model.autoencoder.steps(x, iterations):
-            now = float((recon - x)[..., :height, :width].square().mean())
-            if now >= error:
-                break
-            error = now
-            kept.append(b[0])
+        with inference_threads():  # the stop rule compares means, whose rounding depends on the thread count
+            x = pad_for_autoencoder(torch.from_numpy(mapped).permute(2, 0, 1)[None])
+            error = float(x[..., :height, :width].square().mean())
+            for recon, b in self.model.autoencoder.steps(x, iterations):
+                now = float((recon - x)[..., :height, :width].square().mean())
+                if now >= error:
+                    break
+                error = now
+                kept.append(b[0])
         if not kept:
             return np.zeros(self.latent_shape(height, width, 0), np.uint8)
         return torch.stack(kept).to(torch.uint8).numpy()

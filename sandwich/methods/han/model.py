@@ -17,6 +17,7 @@ import math
 import torch
 from torch import nn
 
+from sandwich.methods.determinism import inference_threads
 from sandwich.methods.han.gdn import GDN, IGDN
 from sandwich.methods.padding import pad_to_multiple
 
@@ -62,13 +63,15 @@ class ResidualAutoencoder(nn.Module):
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """N×3×H×W (H, W multiples of 16) -> N×32×H/16×W/16 in (0, 1)."""
         features, fused = x, []
-        for stage, project in zip(self.down, self.to_latent_grid):
-            features = stage(features)
-            fused.append(project(features))
-        return torch.sigmoid(self.fuse(torch.cat(fused, dim=1)))
+        with inference_threads():
+            for stage, project in zip(self.down, self.to_latent_grid):
+                features = stage(features)
+                fused.append(project(features))
+            return torch.sigmoid(self.fuse(torch.cat(fused, dim=1)))
 
     def reconstruct(self, bits: torch.Tensor) -> torch.Tensor:
-        return self.up(2 * bits - 1)
+        with inference_threads():
+            return self.up(2 * bits - 1)
 
     def gain(self, iteration: int) -> torch.Tensor:
         return torch.exp(self.log_gain[iteration])
@@ -128,8 +131,9 @@ class GroupCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: HDR in [0, 1] (PQ code values /65535)."""
-        h = self.head(x - 0.5)
-        return x + self.tail(torch.cat([branch(h) for branch in self.branches], dim=1))
+        with inference_threads():
+            h = self.head(x - 0.5)
+            return x + self.tail(torch.cat([branch(h) for branch in self.branches], dim=1))
 
 
 class HanModel(nn.Module):

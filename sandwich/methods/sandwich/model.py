@@ -30,6 +30,7 @@ from torch import nn
 from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.core.domains import TASKS
 from sandwich.methods import checkpoint
+from sandwich.methods.determinism import inference_threads
 from sandwich.methods.sandwich import nets
 from sandwich.methods.sandwich.nets import Processor, training_autocast
 from sandwich.methods.sandwich.proxy import (
@@ -125,7 +126,8 @@ class Sandwich(nn.Module):
     def encode_image(self, image: np.ndarray) -> np.ndarray:
         """Integer H×W×3 source -> uint8 bottleneck for a real codec."""
         x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None].to(self.proxy.q.device)
-        return to_uint8_images(self.bottleneck(x))[0]
+        with inference_threads():
+            return to_uint8_images(self.bottleneck(x))[0]
 
     def jpeg_round_trip(self, image: np.ndarray, step: int) -> tuple[bytes, np.ndarray]:
         """(the real JPEG of the bottleneck at base step Δ′ with the proxy's tables and colour
@@ -137,7 +139,8 @@ class Sandwich(nn.Module):
     def decode_image(self, decoded: np.ndarray, height: int, width: int, dtype) -> np.ndarray:
         """uint8 decoded bottleneck -> integer H×W×3 reconstruction of `dtype`."""
         b = torch.from_numpy(decoded.astype(np.float32)).permute(2, 0, 1)[None].to(self.proxy.q.device)
-        out = self.reconstruct(b, (height, width)).clamp(0, self.peak).round()
+        with inference_threads():
+            out = self.reconstruct(b, (height, width)).clamp(0, self.peak).round()
         return out[0].permute(1, 2, 0).cpu().numpy().astype(dtype)
 
 
