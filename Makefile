@@ -7,7 +7,7 @@ export SANDWICH_DATA ?= $(abspath ../shared/data)
 export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install test test-full fuzz bench speed train-speed plot checkpoints-doc browser clean clean-runs
+.PHONY: help install test test-full fuzz bench speed train-speed train-time plot checkpoints-doc browser clean clean-runs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ speed: $(STAMP)  ## every sandwich method vs its reference codec (HDR: heic10, S
 
 train-speed: $(STAMP)  ## sandwich training crops/s in fp32 and bf16 autocast side by side, and the real-JPEG rate fit's share (ARGS=overrides)
 	$(PY) -m sandwich.tools.train_speed $(ARGS)
+
+train-time: $(STAMP)  ## each experiment's default training run, timed on this machine from a few real steps (ARGS=experiments)
+	$(PY) -m sandwich.tools.train_time $(ARGS)
 
 plot: $(STAMP)  ## redraw RD plots and BD tables from results/*.json
 	$(PY) -m sandwich.bench plot_only=true

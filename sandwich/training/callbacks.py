@@ -22,6 +22,13 @@ class Throughput(L.Callback):
         self._started = 0.0
         self._first: list[float] = []
 
+    @property
+    def startup_rate(self) -> float:
+        """Mean crops/s of steps 2 to `first_steps` + 1 (`sandwich.tools.train_time` reads it)."""
+        if len(self._first) < self.first_steps:
+            raise RuntimeError(f"the run took fewer than {self.first_steps + 1} steps")
+        return sum(self._first) / len(self._first)
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._started = time.perf_counter()
 
@@ -33,7 +40,7 @@ class Throughput(L.Callback):
         self._first.append(rate)
         if len(self._first) == self.first_steps:
             mode = "bf16 autocast" if getattr(pl_module, "autocast_bf16", False) else "fp32"
-            log.info("training throughput: %.2f crops/s (%s, mean of steps 2-%d)", sum(self._first) / len(self._first), mode, self.first_steps + 1)
+            log.info("training throughput: %.2f crops/s (%s, mean of steps 2-%d)", self.startup_rate, mode, self.first_steps + 1)
 
 
 class StepCheckpoint(ModelCheckpoint):
