@@ -1,7 +1,8 @@
 """Ship a trained model: `python -m sandwich.export RUN/checkpoints/last.ckpt checkpoints/NAME.pt`.
 
-Writes the fp16, self-describing checkpoint (sandwich/methods/checkpoint.py) with its provenance: the run's
-exact Hydra overrides, steps, training wall time, device, and any stage it was started from.
+Writes the fp16, self-describing checkpoint (sandwich/methods/checkpoint.py) with its provenance: every
+launch of the run (command, start time and step; a resumed run has several), steps, training wall time
+summed over the launches, device, and any stage it was started from.
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from sandwich.methods.sandwich.proxy import JPEGProxy
 
 
 def provenance(training_checkpoint: Path, stage1: str | None = None) -> dict:
-    """Wall time runs from the run folder's `.hydra/config.yaml` (written at each launch) to the
-    checkpoint file: for a resumed run it counts only the last launch."""
+    """The run's launches (each one's command, start time and step; a resumed run has several),
+    its training wall time summed over them, and the device, from the checkpoint's `Provenance`
+    state and the run folder's `.hydra/config.yaml`."""
     run_dir = training_checkpoint.resolve().parent.parent
     hydra_dir = run_dir / ".hydra"
-    overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) if hydra_dir.is_dir() else []
     config = yaml.safe_load((hydra_dir / "config.yaml").read_text()) if hydra_dir.is_dir() else {}
-    started = (hydra_dir / "config.yaml").stat().st_mtime if hydra_dir.is_dir() else None
-    wall = training_checkpoint.stat().st_mtime - started if started else None
+    state = torch.load(training_checkpoint, map_location="cpu", weights_only=False, mmap=True)["callbacks"]
+    launches = state.get("Provenance", {}).get("launches", [])
+    wall = state.get("Provenance", {}).get("train_seconds")
     accelerator = config.get("trainer", {}).get("accelerator", "?")
     device = f"{accelerator}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     if accelerator != "cpu" and torch.cuda.is_available():
         device = f"{accelerator}: {torch.cuda.get_device_name()}"
     return {
-        "command": "python -m sandwich.train " + " ".join(overrides),
+        "command": launches[-1]["command"] if launches else None,  # the last launch's (docs/checkpoints.md)
+        "launches": launches,
         "run_dir": os.path.relpath(run_dir),
         "wall_time_s": round(wall, 1) if wall else None,
         "device": device,

@@ -14,7 +14,8 @@ from hydra.utils import instantiate
 
 from sandwich.core.domains import TASK_OF_DOMAIN
 from sandwich.core.paths import PROJECT_ROOT
-from sandwich.methods.checkpoint import SMALL_FP32, export, read
+from sandwich.export import provenance
+from sandwich.methods.checkpoint import SMALL_FP32, export, peek, read
 from sandwich.training.data import CropDataset
 from sandwich.training.fit import train
 from sandwich.training.loggers import SweepStamp, make_logger, wandb_group
@@ -76,6 +77,18 @@ def test_resume_from_last_checkpoint(compose_cfg, train_folders, tmp_path, capsy
     assert second.global_step == 6  # continued, not restarted
     assert first.train_dataloader.dataset.seed == [0, 0, 0]
     assert second.train_dataloader.dataset.seed == [0, 0, 4]  # new crops from the restored step on
+
+
+def test_provenance_survives_a_resume_and_the_export(compose_cfg, train_folders, tmp_path):
+    """Both launches of a resumed run, with their start steps, and the wall time of both."""
+    extra = ["trainer.val_check_interval=2", "callbacks.checkpoint.every_n_train_steps=2", "ckpt_path=last"]
+    train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, ["trainer.max_steps=2", *extra]))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    first_seconds = torch.load(last, weights_only=False)["callbacks"]["Provenance"]["train_seconds"]
+    train(_cfg(compose_cfg, "sandwich_hdr", train_folders, tmp_path, ["trainer.max_steps=4", *extra]))
+    meta = peek(export(last, tmp_path / "shipped.pt", provenance(last)))[3]
+    assert [launch["step"] for launch in meta["launches"]] == [0, 2] and meta["global_step"] == 4
+    assert meta["wall_time_s"] > first_seconds > 0
 
 
 def test_a_time_budget_trains_saves_and_resumes(compose_cfg, train_folders, tmp_path):

@@ -43,6 +43,31 @@ class Throughput(L.Callback):
             log.info("training throughput: %.2f crops/s (%s, mean of steps 2-%d)", self.startup_rate, mode, self.first_steps + 1)
 
 
+class Provenance(L.Callback):
+    """Every launch of a run (its command, start time and start step) and the training wall time
+    summed over launches, saved in the run's checkpoints: the export of a resumed run reports the
+    whole chain, where `.hydra/` holds only the last launch's overrides."""
+
+    def __init__(self, command: str | None = None):
+        self.command = command
+        self.launches: list[dict] = []
+        self.earlier_seconds = 0.0  # the launches before this one
+        self._started: float | None = None
+
+    def on_train_start(self, trainer, pl_module):
+        self._started = time.monotonic()
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.launches.append({"command": self.command, "started": started, "step": trainer.global_step})
+
+    def state_dict(self) -> dict:
+        now = time.monotonic() - self._started if self._started is not None else 0.0
+        return {"launches": self.launches, "train_seconds": self.earlier_seconds + now}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.launches = list(state_dict["launches"])
+        self.earlier_seconds = state_dict["train_seconds"]
+
+
 class StepCheckpoint(ModelCheckpoint):
     """ModelCheckpoint that also writes `last.ckpt` at the final step. Lightning's own writes `last`
     only with the every-n-steps checkpoints, so a run whose max_steps is not a multiple of n ended

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
+from sandwich.training.callbacks import Provenance
 from sandwich.training.loggers import make_logger
 from sandwich.training.warm_start import warm_start
 
@@ -27,6 +29,7 @@ def train(cfg: DictConfig) -> L.Trainer:
         warm_start(module, cfg.init_from)
     # a debug config removes a callback by setting it to null
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] if cfg.callbacks else []
+    callbacks.append(Provenance(_command()))
     logger = make_logger(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
     ckpt_path = resume_path(cfg, callbacks)
@@ -38,6 +41,13 @@ def train(cfg: DictConfig) -> L.Trainer:
 
             wandb.finish()  # one run per job, also in a multirun
     return trainer
+
+
+def _command() -> str | None:
+    """This launch's command line, when Hydra's entry point started it (not a composed config)."""
+    if not HydraConfig.initialized():
+        return None
+    return " ".join(["python -m sandwich.train", *HydraConfig.get().overrides.task])
 
 
 def last_checkpoint(cfg: DictConfig, callbacks: list) -> tuple[Path | None, Path]:
