@@ -39,7 +39,6 @@ from sandwich.core.bitstream import (
 from sandwich.core.domains import DOMAINS
 from sandwich.core.errors import DecodeError, NoHeader
 from sandwich.core.files import write_atomic
-from sandwich.evaluation.rate_search import best_within_target
 from sandwich.evaluation.registry import (
     MissingCheckpoint,
     UnknownMethod,
@@ -199,6 +198,8 @@ def compress(args) -> int:
     start = time.perf_counter()
     try:
         if args.target_bpp is not None:
+            from sandwich.evaluation.rate_search import best_within_target  # torch: only for this search
+
             rate_point, data = best_within_target(method, image, args.target_bpp)
         else:
             data = method.encode(image, rate_point)

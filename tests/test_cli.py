@@ -216,3 +216,13 @@ def test_methods_describes_every_method_without_loading_one(capsys, monkeypatch)
 def test_python_dash_m_sandwich_is_the_same_command(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sandwich", "info", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == EXIT_INPUT and result.stderr.startswith("sandwich info:")
+
+
+def test_listing_methods_imports_no_torch_and_loads_no_checkpoint():
+    """`sandwich methods` answers from the configs alone (about a second): torch is imported only
+    by the commands that run a codec."""
+    code = ("import sys, contextlib, io\nfrom sandwich.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n    assert main(['methods']) == 0\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\nassert 'sandwich_hdr_jpeg_light' in out.getvalue()")  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
