@@ -93,7 +93,11 @@ def _item_offset(data: bytes, item: bytes, who: str) -> int:
 def read_heic_header(data: bytes, who: str = "header") -> bytes:
     """The embedded project header item of a HEIC file, its checksum checked, without decoding the
     image; NoHeader when it has none."""
-    header = _header_item(_open(data))
+    return _sealed_header(data, _open(data), who)
+
+
+def _sealed_header(data: bytes, heif, who: str) -> bytes:
+    header = _header_item(heif)
     if header is None:
         raise NoHeader(who, "HEIC carries no sandwich header item")
     offset = checksum_offset(header)
@@ -140,8 +144,8 @@ class HEIC(Method):
 
     def peek_with_header(self, data, method):
         try:
-            header = read_heic_header(data, method)
-            width, height = _open(data).size
+            heif = _open(data)
+            header, (width, height) = _sealed_header(data, heif, method), heif.size
         except DecodeError as err:
             raise type(err)(method, err.reason) from None
         return header, (height, width)
