@@ -28,7 +28,7 @@ from sandwich.core.domains import DOMAINS, TASKS
 from sandwich.core.errors import DecodeError
 from sandwich.core.paths import PROJECT_ROOT
 from sandwich.methods import checkpoint
-from sandwich.methods.sandwich.model import load_sandwich
+from sandwich.methods.sandwich.model import Sandwich, load_sandwich
 from sandwich.methods.wrapped import require_8bit_with_header
 
 
@@ -109,6 +109,10 @@ class SandwichMethod(Method):
         if key not in self.models or not setting.isdigit():
             raise ValueError(f"{self.name}: rate point {rate_point!r} is not '<model>/<setting>' of {list(self.models)}")
         return key, int(setting)
+
+    def model_at(self, rate_point) -> Sandwich:
+        """The model that codes `rate_point`."""
+        return self.models[self._split(rate_point)[0]]
 
     def check_rate_point(self, rate_point):
         """'<model>/<codec setting>', the setting within the codec's legal range."""
