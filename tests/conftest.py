@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,10 @@ from sandwich.core.images import linear_to_pq16, write_exr, write_png
 from sandwich.core.paths import CONF_DIR
 
 CONF = str(CONF_DIR)
+# exported ONNX graphs (sandwich.methods.sandwich.onnx_runtime) go to a scratch folder, not ~/.cache;
+# subprocesses of the tests inherit it
+os.environ.setdefault("SANDWICH_CACHE", tempfile.mkdtemp(prefix="sandwich-cache-"))
+
 METHODS = sorted(p.stem for p in Path(CONF, "method").glob("*.yaml"))
 CODECS = sorted(p.stem for p in Path(CONF, "codec").glob("*.yaml"))
 

@@ -37,6 +37,9 @@ def swept_steps(learned_step: float, factors: Sequence[float]) -> list[int]:
     return sorted({max(1, round(learned_step * f)) for f in factors}, reverse=True)
 
 
+RUNTIMES = ("torch", "onnxruntime")
+
+
 class SandwichMethod(Method):
     def __init__(
         self,
@@ -47,15 +50,20 @@ class SandwichMethod(Method):
         settings: Sequence[int] | None = None,
         root: str | Path = PROJECT_ROOT,
         tables: tuple[float, float] | None = None,
+        runtime: str = "torch",
     ):
         """`tables` = (tilt, chroma) codes every model with these step tables instead of the ones
-        it trained through: a what-if (`sandwich.tools.validate --tables`), never the bench's."""
+        it trained through: a what-if (`sandwich.tools.validate --tables`), never the bench's.
+        `runtime`: what runs the processors' U-Net layers, "torch" or "onnxruntime"
+        (sandwich.methods.sandwich.onnx_runtime); part of the method, since decodes differ by float rounding."""
         require_8bit_with_header(codec, name)
         if (step_factors is None) == (settings is None):
             raise ValueError(f"{name}: give exactly one of step_factors (step-table JPEG) and settings")
         if step_factors is not None and codec.rate_param != "step":
             raise ValueError(f"{name}: step_factors sweep a step-table JPEG, not {codec.name}")
-        self.name, self.codec, self.settings = name, codec, settings
+        if runtime not in RUNTIMES:
+            raise ValueError(f"{name}: runtime must be one of {RUNTIMES}, got {runtime!r}")
+        self.name, self.codec, self.settings, self.runtime = name, codec, settings, runtime
         self.rate_param = f"model/{codec.rate_param}"
         self.models, self.meta, self.paths = {}, {}, {}
         for key, path in checkpoints.items():
@@ -63,6 +71,8 @@ class SandwichMethod(Method):
                 raise ValueError(f"{name}: model key {key!r} may not contain '/'")
             self.paths[key] = Path(root) / path
             self.models[key], self.meta[key] = load_sandwich(self.paths[key])
+            if runtime == "onnxruntime":
+                self.models[key].use_onnxruntime()
         tasks = {model.task for model in self.models.values()}
         if len(tasks) != 1:
             raise ValueError(f"{name}: checkpoints mix tasks {sorted(tasks)}")
@@ -102,7 +112,7 @@ class SandwichMethod(Method):
         )
         kind = "post-only" if next(iter(self.models.values())).pre is None else "pre+post"
         codecs = " | ".join(dict.fromkeys(codec.description for codec in self.codecs.values()))
-        return f"{self.task.upper()} sandwich ({kind}); models {models}; codec: {codecs}"
+        return f"{self.task.upper()} sandwich ({kind}, U-Nets in {self.runtime}); models {models}; codec: {codecs}"
 
     def _split(self, rate_point) -> tuple[str, int]:
         key, _, setting = str(rate_point).partition("/")

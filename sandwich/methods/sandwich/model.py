@@ -23,6 +23,8 @@ YCbCr buys (`truncation_jpeg_flat_ycbcr`, docs/methods.md, the sandwich's deviat
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from torch import nn
@@ -33,6 +35,7 @@ from sandwich.methods import checkpoint
 from sandwich.methods.determinism import inference_threads
 from sandwich.methods.sandwich import nets
 from sandwich.methods.sandwich.nets import Processor, training_autocast
+from sandwich.methods.sandwich.onnx_runtime import OnnxBody
 from sandwich.methods.sandwich.proxy import (
     RGB_TO_YCBCR,
     JPEGProxy,
@@ -70,6 +73,7 @@ class Sandwich(nn.Module):
             raise ValueError("colour_skip='ycbcr' needs a pre-processor: post-only's bottleneck is the baseline's RGB")
         self.task, self.peak = task, float(TASKS[task].peak)
         self.bf16 = False  # autocast while training; the LightningModule decides (training.precision)
+        self.unet_bodies: dict[str, OnnxBody] = {}  # ONNX Runtime per processor at inference (use_onnxruntime)
         linear = colour_skip != "fixed"
         # post-only ablation: no pre-processor, the bottleneck is the plain baseline's
         self.pre = None if post_only else Processor(**{"zero_init": True, "linear": linear, **(pre or {})})
@@ -91,13 +95,19 @@ class Sandwich(nn.Module):
             processor.linear.weight.copy_(torch.from_numpy(matrix - np.eye(3)).float()[:, :, None, None])
             processor.linear.bias.copy_(torch.from_numpy(d).float())
 
+    def use_onnxruntime(self) -> None:
+        """Run the processors' U-Net layers in ONNX Runtime whenever autograd is off (coding)."""
+        self.unet_bodies = {name: OnnxBody(getattr(self, name).unet) for name in ("pre", "post") if getattr(self, name) is not None}
+
     def _residual(self, processor: Processor, x: torch.Tensor) -> torch.Tensor:
         """x + peak·processor(x/peak − 0.5): the networks see inputs in about [−0.5, 0.5]."""
-        if not torch.is_grad_enabled() and x.shape[-2] * x.shape[-1] > nets.WHOLE_MAX_PIXELS:  # coding a large image
-            correction = nets.in_tiles(processor, x / self.peak - 0.5)
+        coding = not torch.is_grad_enabled()
+        run = partial(processor, unet_body=self.unet_bodies.get("pre" if processor is self.pre else "post") if coding else None)
+        if coding and x.shape[-2] * x.shape[-1] > nets.WHOLE_MAX_PIXELS:  # coding a large image
+            correction = nets.in_tiles(run, x / self.peak - 0.5)
         else:
             with training_autocast(self, x.device.type, self.bf16):
-                correction = processor(x / self.peak - 0.5)
+                correction = run(x / self.peak - 0.5)
         return x + self.peak * correction.float()
 
     def bottleneck(self, source: torch.Tensor) -> torch.Tensor:

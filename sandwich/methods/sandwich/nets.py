@@ -82,7 +82,7 @@ class UNet(nn.Module):
             raise ValueError(
                 "decoder needs one more width (the bottleneck) than encoder"
             )
-        self.levels = len(encoder)
+        self.levels, self.channels_in = len(encoder), channels_in
         widths = [channels_in, *encoder]
         self.down = nn.ModuleList(_block(a, b, separable) for a, b in pairwise(widths))
         self.bottleneck = _block(encoder[-1], decoder[0], separable)
@@ -93,9 +93,14 @@ class UNet(nn.Module):
         )
         self.head = nn.Conv2d(decoder[-1], channels_out, 3, padding=1)
 
-    def forward(self, x):
+    def forward(self, x, body=None):
+        """`body` (default `self.body`) runs the layers on the padded input: another runtime can
+        take the layers' place (sandwich.methods.sandwich.onnx_runtime) while the padding stays here."""
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, 2**self.levels)
+        return (body or self.body)(pad_to_multiple(x, 2**self.levels))[..., :h, :w]
+
+    def body(self, x):
+        """The layers, on an input whose sides are multiples of 2**levels."""
         skips = []
         for block in self.down:
             x = block(x)
@@ -107,7 +112,7 @@ class UNet(nn.Module):
                 x, size=skip.shape[-2:], mode="bilinear", align_corners=False
             )
             x = block(torch.cat([x, skip], dim=1))
-        return self.head(x)[..., :h, :w]
+        return self.head(x)
 
 
 # Inference on images above WHOLE_MAX_PIXELS runs tile by tile, so that peak memory follows the
@@ -182,17 +187,18 @@ class Processor(nn.Module):
         )
         self.scale = nn.Parameter(torch.zeros(()))
 
-    def _unet(self, x):
+    def _unet(self, x, body=None):
         if self.shuffle == 1:
-            return self.unet(x)
+            return self.unet(x, body)
         r, (h, w) = self.shuffle, x.shape[-2:]
         x = pad_to_multiple(x, r, "replicate")
         # channels-last: oneDNN's convolutions on a few channels run about 2× faster on a CPU that way
         # (training sets it anyway, conf/model/sandwich.yaml channels_last)
         x = F.pixel_unshuffle(x, r).contiguous(memory_format=torch.channels_last)
-        return F.pixel_shuffle(self.unet(x), r)[..., :h, :w]
+        return F.pixel_shuffle(self.unet(x, body), r)[..., :h, :w]
 
-    def forward(self, x):
+    def forward(self, x, unet_body=None):
+        """`unet_body`: see UNet.forward."""
         # The MLP (the tone curve) and the colour map stay fp32 under autocast: bf16 keeps 8
         # significant bits, too few to see a 16-bit source's low bits. The U-Net, which costs the
         # time, may run in bf16.
@@ -203,7 +209,7 @@ class Processor(nn.Module):
                 if self.linear is None
                 else self.mlp(full) + self.linear(full)
             )
-        return pointwise + self.scale * self._unet(x)
+        return pointwise + self.scale * self._unet(x, unet_body)
 
 
 def macs_per_pixel(module: nn.Module, size: int = 256, channels: int = 3) -> float:
