@@ -4,7 +4,8 @@
 # Usage: scripts/train_shipped.sh STAGE...   (in the order below; each stage trains and exports its files)
 #   hdr         sandwich_hdr_stage1, then sandwich_hdr_ft per λ           -> sandwich_hdr/lambda_*.pt
 #   hdr_light   sandwich_hdr_light per λ, side by side                   -> sandwich_hdr_light/lambda_*.pt
-#   sr_light    sandwich_sr_light per λ, side by side                     -> sandwich_sr_light/lambda_*.pt
+#   sr_light    sandwich_sr_light per λ, side by side                     (the light SR lineage's start)
+#   sr_light_more  sandwich_sr_light_more per λ from sr_light's files    -> sandwich_sr_light/lambda_*.pt
 #   sr          sandwich_sr_stage1, sandwich_sr_stage1b, sandwich_sr_ft1b per λ   (the SR lineage's start)
 #   sr_1c       sandwich_sr_stage1c (from sr's λ = 50 file), then sandwich_sr_ft1c per λ
 #   sr_crop256  sandwich_sr_crop256 per λ     sr_jitter   sandwich_sr_jitter (λ = 400, 150, 50)
@@ -97,6 +98,14 @@ stage() {
       for spec in "400.0 15.0 400" "50.0 6.5 50"; do
         read -r l d f <<< "$spec"
         run sandwich_sr_light/lambda_$f.pt $RUNS/sandwich_sr_light/lmbda_$l - sandwich_sr_light \
+          model.lmbda=$l model.net.step_init=$d &
+      done
+      wait ;;
+    sr_light_more)  # sr_light's files trained on, Δ restarting where they ended (sandwich_sr_light_more.yaml)
+      for spec in "400.0 13.7 400" "50.0 3.9 50"; do
+        read -r l d f <<< "$spec"
+        start=$(committed a1b23c4 sandwich_sr_light/lambda_$f.pt)
+        run sandwich_sr_light/lambda_$f.pt $RUNS/sandwich_sr_light_more/lmbda_$l "$start" sandwich_sr_light_more \
           model.lmbda=$l model.net.step_init=$d &
       done
       wait ;;
