@@ -49,8 +49,3 @@ def resolve_bf16(setting: bool | str, device: torch.device) -> bool:
     note = "" if setting == "auto" or chosen == native else " (set by config against the device's native support)"
     log.info("bf16 autocast %s: bf16=%s, %s%s", "on" if chosen else "off", setting, why, note)
     return chosen
-
-
-def autocast(device_type: str, enabled: bool):
-    """bf16 autocast of a training forward pass; a no-op when not `enabled`."""
-    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=enabled)

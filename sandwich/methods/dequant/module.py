@@ -11,9 +11,10 @@ import torch
 from sandwich.core.contract import Method
 from sandwich.evaluation.metrics import psnr
 from sandwich.methods.dequant.model import PEAK, DequantizationNet
+from sandwich.methods.precision import bf16_autocast
 from sandwich.training.losses import CROP_LOSSES, crop_loss, psnr_db
 from sandwich.training.optim import adam_with_drop
-from sandwich.training.precision import autocast, resolve_bf16
+from sandwich.training.precision import resolve_bf16
 from sandwich.training.validation import log_validation
 
 
@@ -61,7 +62,7 @@ class DequantModule(L.LightningModule):
 
     def _restore(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
-        with autocast(x.device.type, self.autocast_bf16 and self.training):
+        with bf16_autocast(x.device.type, self.autocast_bf16 and self.training):
             return self.model(x).float()
 
     def _draw(self, count: int) -> list[tuple[str, object]]:

@@ -25,9 +25,10 @@ from sandwich.methods.han.model import (
     HanModel,
     pad_for_autoencoder,
 )
+from sandwich.methods.precision import bf16_autocast
 from sandwich.training.losses import psnr_db
 from sandwich.training.optim import adam_with_drop
-from sandwich.training.precision import autocast, resolve_bf16
+from sandwich.training.precision import resolve_bf16
 from sandwich.training.validation import log_validation
 
 STAGES = ("autoencoder", "post")
@@ -89,7 +90,7 @@ class HanModule(L.LightningModule):
         x, prediction, scale, _ = self._layers(batch, [self._draw(self.hparams.qualities) for _ in batch])
         ae = self.model.autoencoder
         if self.hparams.stage == "autoencoder":
-            with autocast(x.device.type, self.autocast_bf16):
+            with bf16_autocast(x.device.type, self.autocast_bf16):
                 recons, _ = ae.iterate(pad_for_autoencoder(x), self.hparams.iterations, stochastic=True)
             recons = [r.float() for r in recons]
             losses = torch.stack([(r[..., : x.shape[-2], : x.shape[-1]] - x).square().mean() for r in recons])
@@ -100,7 +101,7 @@ class HanModule(L.LightningModule):
             iterations = int(torch.randint(1, self.hparams.iterations + 1, ()))
             recons, _ = ae.iterate(pad_for_autoencoder(x), iterations)
             hdr = self._hdr(recons[-1][..., : x.shape[-2], : x.shape[-1]], prediction, scale) / PEAK
-        with autocast(x.device.type, self.autocast_bf16):
+        with bf16_autocast(x.device.type, self.autocast_bf16):
             corrected = self.model.post(hdr)
         mse = (corrected.float() - batch / PEAK).square().mean()
         self.log_dict({"train/loss": mse, "train/psnr": psnr_db(mse.detach(), 1.0)}, batch_size=len(batch))

@@ -33,8 +33,9 @@ from sandwich.codecs.jpeg import decode_jpeg8
 from sandwich.core.domains import TASKS
 from sandwich.methods import checkpoint
 from sandwich.methods.determinism import inference_threads
+from sandwich.methods.precision import bf16_autocast
 from sandwich.methods.sandwich import nets
-from sandwich.methods.sandwich.nets import Processor, training_autocast
+from sandwich.methods.sandwich.nets import Processor
 from sandwich.methods.sandwich.onnx_runtime import OnnxBody
 from sandwich.methods.sandwich.proxy import (
     RGB_TO_YCBCR,
@@ -106,7 +107,7 @@ class Sandwich(nn.Module):
         if coding and x.shape[-2] * x.shape[-1] > nets.WHOLE_MAX_PIXELS:  # coding a large image
             correction = nets.in_tiles(run, x / self.peak - 0.5)
         else:
-            with training_autocast(self, x.device.type, self.bf16):
+            with bf16_autocast(x.device.type, self.bf16 and self.training):
                 correction = run(x / self.peak - 0.5)
         return x + self.peak * correction.float()
 

@@ -143,14 +143,6 @@ def in_tiles(
     return out
 
 
-def training_autocast(module: nn.Module, device_type: str, bf16: bool):
-    """bf16 autocast while `module` trains (about 2× faster U-Net steps on a CPU with bf16);
-    evaluation and the shipped codecs always run fp32."""
-    return torch.autocast(
-        device_type, dtype=torch.bfloat16, enabled=bf16 and module.training
-    )
-
-
 class Processor(nn.Module):
     """MLP(x) + s·UNet(x), s trainable from 0; with `linear`, plus a linear 1×1 branch (a learned
     colour map, zero-initialised: sandwich.methods.sandwich.model sets it where a model starts from a colour transform).
