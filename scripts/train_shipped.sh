@@ -4,7 +4,7 @@
 # Usage: scripts/train_shipped.sh STAGE...   (in the order below; each stage trains and exports its files)
 #   hdr         sandwich_hdr_stage1, then sandwich_hdr_ft per λ           -> sandwich_hdr/lambda_*.pt
 #   hdr_light   sandwich_hdr_light per λ, side by side                   -> sandwich_hdr_light/lambda_*.pt
-#   sr_light    sandwich_sr_light per λ, side by side                     (the light SR lineage's start)
+#   sr_light    sandwich_sr_light per λ, side by side                     -> unshipped/sr_light/ (the start of sr_light_more)
 #   sr_light_more  sandwich_sr_light_more per λ from sr_light's files    -> sandwich_sr_light/lambda_*.pt
 #   sr          sandwich_sr_stage1, sandwich_sr_stage1b, sandwich_sr_ft1b per λ   (the SR lineage's start)
 #   sr_1c       sandwich_sr_stage1c (from sr's λ = 50 file), then sandwich_sr_ft1c per λ
@@ -88,27 +88,26 @@ stage() {
           model.lmbda=$l model.net.step_init=$d
       done ;;
     hdr_light)  # the three λ from scratch, side by side (one thread each, conf/experiment/sandwich_hdr_light.yaml)
-      for spec in "1500000.0 8.0 1.5e6" "200000.0 3.0 2e5" "50000.0 1.5 5e4"; do
-        read -r l d f <<< "$spec"
-        run sandwich_hdr_light/lambda_$f.pt $RUNS/sandwich_hdr_light/lmbda_$l - sandwich_hdr_light \
-          model.lmbda=$l model.net.step_init=$d &
-      done
-      wait ;;
+      local dir=$RUNS/sandwich_hdr_light
+      side_by_side \
+        "sandwich_hdr_light/lambda_1.5e6.pt $dir/lmbda_1500000.0 - sandwich_hdr_light model.lmbda=1500000.0 model.net.step_init=8.0" \
+        "sandwich_hdr_light/lambda_2e5.pt $dir/lmbda_200000.0 - sandwich_hdr_light model.lmbda=200000.0 model.net.step_init=3.0" \
+        "sandwich_hdr_light/lambda_5e4.pt $dir/lmbda_50000.0 - sandwich_hdr_light model.lmbda=50000.0 model.net.step_init=1.5" ;;
     sr_light)  # the two λ from scratch on all of sr/train, side by side (conf/experiment/sandwich_sr_light.yaml)
-      for spec in "400.0 15.0 400" "50.0 6.5 50"; do
-        read -r l d f <<< "$spec"
-        run sandwich_sr_light/lambda_$f.pt $RUNS/sandwich_sr_light/lmbda_$l - sandwich_sr_light \
-          model.lmbda=$l model.net.step_init=$d &
-      done
-      wait ;;
+      local dir=$RUNS/sandwich_sr_light
+      side_by_side \
+        "unshipped/sr_light/lambda_400.pt $dir/lmbda_400.0 - sandwich_sr_light model.lmbda=400.0 model.net.step_init=15.0" \
+        "unshipped/sr_light/lambda_50.pt $dir/lmbda_50.0 - sandwich_sr_light model.lmbda=50.0 model.net.step_init=6.5" ;;
     sr_light_more)  # sr_light's files trained on, Δ restarting where they ended (sandwich_sr_light_more.yaml)
-      for spec in "400.0 13.7 400" "50.0 3.9 50"; do
-        read -r l d f <<< "$spec"
-        start=$(committed a1b23c4 sandwich_sr_light/lambda_$f.pt)
-        run sandwich_sr_light/lambda_$f.pt $RUNS/sandwich_sr_light_more/lmbda_$l "$start" sandwich_sr_light_more \
-          model.lmbda=$l model.net.step_init=$d &
-      done
-      wait ;;
+      local dir=$RUNS/sandwich_sr_light_more from400 from50
+      if [[ -n ${CHAIN:-} ]]; then
+        from400=$OUT/unshipped/sr_light/lambda_400.pt from50=$OUT/unshipped/sr_light/lambda_50.pt
+      else  # sr_light's exports as committed (a1b23c4 shipped them as sandwich_sr_light/)
+        from400=$(committed a1b23c4 sandwich_sr_light/lambda_400.pt) from50=$(committed a1b23c4 sandwich_sr_light/lambda_50.pt)
+      fi
+      side_by_side \
+        "sandwich_sr_light/lambda_400.pt $dir/lmbda_400.0 $from400 sandwich_sr_light_more model.lmbda=400.0 model.net.step_init=13.7" \
+        "sandwich_sr_light/lambda_50.pt $dir/lmbda_50.0 $from50 sandwich_sr_light_more model.lmbda=50.0 model.net.step_init=3.9" ;;
     sr | sr_1c)
       local from name=sandwich_sr_ft2 experiment=sandwich_sr_ft1c
       if [[ $1 == sr ]]; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,12 +16,22 @@ from sandwich.core.images import linear_to_pq16, write_exr, write_png
 from sandwich.core.paths import CONF_DIR
 
 CONF = str(CONF_DIR)
-# exported ONNX graphs (sandwich.methods.sandwich.onnx_runtime) go to a scratch folder, not ~/.cache;
-# subprocesses of the tests inherit it
-os.environ.setdefault("SANDWICH_CACHE", tempfile.mkdtemp(prefix="sandwich-cache-"))
-
 METHODS = sorted(p.stem for p in Path(CONF, "method").glob("*.yaml"))
 CODECS = sorted(p.stem for p in Path(CONF, "codec").glob("*.yaml"))
+
+
+def pytest_configure(config):
+    """Exported ONNX graphs (sandwich.methods.sandwich.onnx_runtime) go to a scratch folder that the
+    session removes, not ~/.cache; the tests' subprocesses inherit it."""
+    if "SANDWICH_CACHE" not in os.environ:
+        config.sandwich_cache = tempfile.mkdtemp(prefix="sandwich-cache-")
+        os.environ["SANDWICH_CACHE"] = config.sandwich_cache
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "sandwich_cache", None):
+        shutil.rmtree(config.sandwich_cache, ignore_errors=True)
+        del os.environ["SANDWICH_CACHE"]
 
 
 def synthetic_linear(height: int, width: int, seed: int = 0) -> np.ndarray:

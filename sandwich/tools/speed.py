@@ -3,8 +3,8 @@
 `make speed` = `python -m sandwich.speed`: every pair of `pairs` (conf/speed.yaml: the HDR
 sandwiches against 10-bit HEIC, the SR sandwiches against full-resolution HEIC; `only=[...]` keeps
 some, `+pairs.NAME=REFERENCE` adds one, since a Hydra override of a map merges into it), all in one
-process, each timed as the median of `repeats` runs, using `threads` torch threads (null: all
-cores). The method codes at the middle of its rate grid; the reference at the point of its grid
+process, each timed as the median of `repeats` runs after one untimed warm-up, using `threads`
+torch threads (null: all cores). The method codes at the middle of its rate grid; the reference at the point of its grid
 whose rate is nearest (codec time grows with the rate). The image is the task's first test image
 resized to size×size (HDR in linear light, then PQ-coded like every HDR source).
 
@@ -29,6 +29,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sandwich.core.domains import TASK_OF_DOMAIN
+from sandwich.core.files import write_atomic
 from sandwich.core.images import linear_to_pq16, list_images, read_image
 from sandwich.core.paths import CONF_DIR
 from sandwich.evaluation.registry import build_method
@@ -36,6 +37,8 @@ from sandwich.methods.sandwich.nets import macs_per_pixel
 
 
 def time_round_trip(method, image: np.ndarray, rate_point, repeats: int) -> dict:
+    method.decode(method.encode(image, rate_point))  # warm-up: one-off set-up (sessions, caches) is not timed
+    method.clear_cache()
     encode, decode = [], []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -71,6 +74,7 @@ def network_cost(method, image: np.ndarray, rate_point, repeats: int) -> dict | 
     if not hasattr(method, "model_at"):
         return None
     model = method.model_at(rate_point)
+    model.decode_image(model.encode_image(image), *image.shape[:2], image.dtype)  # warm-up
     encode, decode = [], []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -93,10 +97,11 @@ def run(cfg: DictConfig) -> dict[str, dict]:
         torch.set_num_threads(cfg.threads)
     pairs = dict(cfg.pairs)
     if cfg.only is not None:
-        unknown = sorted(set(cfg.only) - set(pairs))
+        only = [cfg.only] if isinstance(cfg.only, str) else list(cfg.only)
+        unknown = sorted(set(only) - set(pairs))
         if unknown:
             raise ValueError(f"only: {unknown} not in pairs ({sorted(pairs)})")
-        pairs = {name: pairs[name] for name in cfg.only}
+        pairs = {name: pairs[name] for name in only}
     images, timings = {}, {}
     print(f"{cfg.size}x{cfg.size} images, {torch.get_num_threads()} torch threads, median of {cfg.repeats}")
     for name, reference_name in pairs.items():
@@ -125,7 +130,7 @@ def main(cfg: DictConfig) -> None:
     timings = run(cfg)
     record = {"size": cfg.size, "repeats": cfg.repeats, "threads": torch.get_num_threads(), "pairs": timings}
     path = Path(HydraConfig.get().runtime.output_dir) / "speed.json"
-    path.write_text(json.dumps(record, indent=1, default=str))
+    write_atomic(path, json.dumps(record, indent=1, default=str))
     print(f"written {path}")
 
 

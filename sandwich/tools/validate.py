@@ -53,7 +53,8 @@ def validation_crops(
 def file_method(
     path: str | Path, factors: list[float], heic: list[int] | None = None, tables: tuple[float, float] | None = None
 ) -> SandwichMethod:
-    """One shipped file as the bench codes it: `sandwich_<task>_jpeg`'s codec (with the step tables
+    """One shipped file as the bench codes it: `sandwich_<task>_jpeg`'s codec, or for a file that
+    `sandwich_<task>_jpeg_light` holds that method's codec and runtime (with the step tables
     the file trained through, as for every model) swept over Δ′ = round(f·learned Δ), or
     `sandwich_<task>_heic`'s at the qualities in `heic`. `tables` = (tilt, chroma) codes the JPEG
     with other tables than the file trained through instead (a what-if: the networks are unchanged)."""
@@ -62,12 +63,18 @@ def file_method(
     model, meta = load_sandwich(path)
     name = f"sandwich_{model.task}_{'heic' if heic else 'jpeg'}"
     config = method_config(name)
-    # the header carries the model key (a few bytes): the bench's key for a file it holds, else one like them
     keys = {(PROJECT_ROOT / p).resolve(): k for k, p in config.checkpoints.items()}
+    if not heic and Path(path).resolve() not in keys:  # a light file codes as its light method (its runtime)
+        light = method_config(f"{name}_light")
+        light_keys = {(PROJECT_ROOT / p).resolve(): k for k, p in light.checkpoints.items()}
+        if Path(path).resolve() in light_keys:
+            name, config, keys = f"{name}_light", light, light_keys
+    # the header carries the model key (a few bytes): the bench's key for a file it holds, else one like them
     key = keys.get(Path(path).resolve(), f"lambda_{meta.get('lmbda', 0):g}")
     return SandwichMethod(
         name, instantiate(config.codec, _convert_="all"),
         {key: str(Path(path).resolve())}, step_factors=None if heic else factors, settings=heic, tables=tables,
+        runtime=config.get("runtime", "torch"),
     )  # fmt: skip
 
 

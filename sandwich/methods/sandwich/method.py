@@ -112,7 +112,8 @@ class SandwichMethod(Method):
         )
         kind = "post-only" if next(iter(self.models.values())).pre is None else "pre+post"
         codecs = " | ".join(dict.fromkeys(codec.description for codec in self.codecs.values()))
-        return f"{self.task.upper()} sandwich ({kind}, U-Nets in {self.runtime}); models {models}; codec: {codecs}"
+        runtime = ", U-Nets in ONNX Runtime" if self.runtime == "onnxruntime" else ""
+        return f"{self.task.upper()} sandwich ({kind}{runtime}); models {models}; codec: {codecs}"
 
     def _split(self, rate_point) -> tuple[str, int]:
         key, _, setting = str(rate_point).partition("/")

@@ -97,7 +97,7 @@ class UNet(nn.Module):
         """`body` (default `self.body`) runs the layers on the padded input: another runtime can
         take the layers' place (sandwich.methods.sandwich.onnx_runtime) while the padding stays here."""
         h, w = x.shape[-2:]
-        return (body or self.body)(pad_to_multiple(x, 2**self.levels))[..., :h, :w]
+        return (self.body if body is None else body)(pad_to_multiple(x, 2**self.levels))[..., :h, :w]
 
     def body(self, x):
         """The layers, on an input whose sides are multiples of 2**levels."""
