@@ -1,11 +1,12 @@
 """ONNX Runtime for a U-Net's layers at inference (`runtime: onnxruntime` of a sandwich method).
 
-In a probe on the 2-core AVX2 machine, whole light processors exported to ONNX ran in 0.68–0.81×
-PyTorch's time on one thread (docs/experiments.md, "ONNX Runtime for the light processors"). Here
-only `UNet.body` runs in ONNX Runtime: padding, space-to-depth, the per-pixel MLP and the colour
-map stay in PyTorch, so the image size is free and the graph has dynamic height and width. The
-decode is bit-identical run to run and across thread counts, not bit-identical to PyTorch's (float
-rounding moves a few code values by one), so the runtime is part of a method's definition.
+On the 2-core AVX2 machine, whole methods coded a 1-MP image in 0.44–0.54× PyTorch's time (one
+thread) with the paper-size U-Nets and 0.87–0.98× with the light ones (docs/experiments.md, "ONNX
+Runtime for the sandwiches' U-Nets"). Only `UNet.body` runs in ONNX Runtime: padding,
+space-to-depth, the per-pixel MLP and the colour map stay in PyTorch, so the image size is free and
+the graph has dynamic height and width. The decode is bit-identical run to run and across thread
+counts, not bit-identical to PyTorch's (float rounding moves a few code values by one), so the
+runtime is part of a method's definition.
 
 The graph is exported once (about 2 s) into the cache folder (`SANDWICH_CACHE`, default
 ~/.cache/sandwich), named by a hash of everything that shapes it: the weights, the layers' code and
