@@ -1,4 +1,4 @@
-"""`runtime: onnxruntime`: ONNX Runtime computes the U-Nets' layers of the light sandwiches. Its
+"""`runtime: onnxruntime`: ONNX Runtime computes the U-Nets' layers of the sandwich methods. Its
 outputs match PyTorch's up to float rounding at any image size, its decodes are the method's own
 and repeat exactly, and the exported graph is cached by the weights."""
 
@@ -32,6 +32,7 @@ def test_onnx_body_matches_pytorch_at_sizes_off_the_pooling_grid(layout, tmp_pat
             expected, got = processor(x), processor(x, unet_body=body)
             assert got.shape == expected.shape
             assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
+    assert body._session is not None  # the layers did run in ONNX Runtime
 
 
 def test_the_graph_is_exported_once_per_set_of_weights(tmp_path, monkeypatch):

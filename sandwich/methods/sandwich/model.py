@@ -100,10 +100,11 @@ class Sandwich(nn.Module):
         """Run the processors' U-Net layers in ONNX Runtime whenever autograd is off (coding)."""
         self.unet_bodies = {name: OnnxBody(getattr(self, name).unet) for name in ("pre", "post") if getattr(self, name) is not None}
 
-    def _residual(self, processor: Processor, x: torch.Tensor) -> torch.Tensor:
-        """x + peak·processor(x/peak − 0.5): the networks see inputs in about [−0.5, 0.5]."""
+    def _residual(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """x + peak·processor(x/peak − 0.5) for the processor `name` ("pre" or "post"): the networks
+        see inputs in about [−0.5, 0.5]."""
         coding = not torch.is_grad_enabled()
-        run = partial(processor, unet_body=self.unet_bodies.get("pre" if processor is self.pre else "post") if coding else None)
+        run = partial(getattr(self, name), unet_body=self.unet_bodies.get(name) if coding else None)
         if coding and x.shape[-2] * x.shape[-1] > nets.WHOLE_MAX_PIXELS:  # coding a large image
             correction = nets.in_tiles(run, x / self.peak - 0.5)
         else:
@@ -113,7 +114,7 @@ class Sandwich(nn.Module):
 
     def bottleneck(self, source: torch.Tensor) -> torch.Tensor:
         """Real-valued bottleneck in the codec's 0..255 scale (not yet clipped: the codec clips)."""
-        pre = source if self.pre is None else self._residual(self.pre, source)
+        pre = source if self.pre is None else self._residual("pre", source)
         if self.task == "hdr":
             return ste_floor(pre / 256.0)
         return bicubic_down(pre)
@@ -124,7 +125,7 @@ class Sandwich(nn.Module):
             start = 256.0 * decoded + 128.0
         else:
             start = lanczos_up(decoded, *size)
-        return self._residual(self.post, start)
+        return self._residual("post", start)
 
     def forward(self, source: torch.Tensor, step: torch.Tensor | None = None):
         """(reconstruction, bottleneck, the DCT coefficients the rate surrogate counts) through the
